@@ -1,0 +1,232 @@
+package gate
+
+import "context"
+
+// mutexLocked is a Mutex's state word while it is held and nobody waits: no
+// permit available (bias 1), no flag.
+const mutexLocked = ^uint64(1<<semPermitShift - 1) // the permit field holds -1: two's complement of 1, shifted
+
+// A Mutex is a fair mutual-exclusion lock that owns a value of type T.
+//
+// Lock returns a pointer to the value, valid until the matching Unlock. The
+// lock is handed over in the exact order in which goroutines started waiting
+// for it (FIFO): Unlock with goroutines queued gives the lock to the oldest one
+// directly, so a TryLock or Lock that arrives in between does not get it.
+// Unlike [sync.Mutex], Lock takes a context and can give up. A Mutex is not
+// associated with a goroutine: one goroutine may lock it and another unlock
+// it.
+//
+// The zero value is an unlocked Mutex holding the zero T. A Mutex must not be
+// copied after first use.
+//
+// In the terminology of the Go memory model, the n-th call to Unlock
+// synchronizes before the m-th Lock or successful TryLock returns, for any
+// n < m: what the holder wrote through the pointer is seen by the next holder.
+type Mutex[T any] struct {
+	_ noCopy
+	s sem // a batch semaphore with 1 permit (bias 1: the zero word is unlocked)
+	v T
+}
+
+// NewMutex returns an unlocked Mutex holding v.
+func NewMutex[T any](v T) *Mutex[T] {
+	return &Mutex[T]{v: v}
+}
+
+// Lock locks m and returns a pointer to its value.
+//
+// If m is unlocked and nobody waits, Lock takes it at once, whatever the state
+// of ctx. Otherwise it waits in FIFO order. If ctx is done before the lock is
+// handed to it, Lock returns (nil, ctx.Err()), does not hold the lock and
+// leaves the queue; a lock handed to it at that moment goes on to the next
+// waiter.
+func (m *Mutex[T]) Lock(ctx context.Context) (*T, error) {
+	// Fast path: grab an unlocked mutex nobody waits for.
+	if m.s.state.CompareAndSwap(0, mutexLocked) {
+		return &m.v, nil
+	}
+	// Slow path (outlined so that the fast path can be inlined).
+	return m.lockSlow(ctx)
+}
+
+func (m *Mutex[T]) lockSlow(ctx context.Context) (*T, error) {
+	if err := m.s.acquireSlow(ctx, 1, 1); err != nil {
+		return nil, err
+	}
+	return &m.v, nil
+}
+
+// TryLock locks m if it is unlocked and nobody waits for it, and reports
+// whether it succeeded. On success it returns a pointer to the value.
+func (m *Mutex[T]) TryLock() (*T, bool) {
+	if m.s.state.CompareAndSwap(0, mutexLocked) {
+		return &m.v, true
+	}
+	return nil, false
+}
+
+// Unlock unlocks m, handing it to the oldest waiter if there is one. It
+// panics if m is not locked.
+func (m *Mutex[T]) Unlock() {
+	// Fast path: locked and nobody waits.
+	if m.s.state.CompareAndSwap(mutexLocked, 0) {
+		return
+	}
+	// Slow path (outlined so that the fast path can be inlined): hand over
+	// to the head waiter, or panic if m was not locked.
+	m.s.release(1, 1, 1, "gate: Unlock of unlocked Mutex")
+}
+
+// MaxReaders is the largest number of readers an RWMutex admits at once; the
+// zero RWMutex admits MaxReaders.
+const MaxReaders = 1<<29 - 1
+
+// An RWMutex is a fair, write-preferring reader/writer lock that owns a value
+// of type T.
+//
+// Any number of readers, up to its maximum, may hold it at once, or a single
+// writer. Goroutines are served in the order they started waiting (FIFO): a
+// queued writer blocks the readers that arrive after it, and it gets the lock
+// as soon as the readers that held it before have left. A read-locked RWMutex
+// whose queue holds a writer therefore does not admit new readers: a goroutine
+// that holds a read lock and asks for another while a writer waits
+// deadlocks.
+//
+// The pointer returned by RLock may only be read; the one returned by Lock may
+// be written, until Unlock.
+//
+// The zero value is an unlocked RWMutex holding the zero T that admits
+// MaxReaders readers. An RWMutex must not be copied after first use.
+//
+// In the terminology of the Go memory model, the n-th Unlock synchronizes
+// before the return of any RLock or Lock that takes the lock after it, and
+// every RUnlock before a Lock synchronizes before that Lock returns.
+type RWMutex[T any] struct {
+	_          noCopy
+	s          sem   // maxReaders permits (bias maxReaders: the zero word is unlocked); a reader takes 1, a writer all
+	maxReaders int64 // 0 means MaxReaders (the zero value); immutable after construction
+	v          T
+}
+
+// NewRWMutex returns an unlocked RWMutex holding v that admits MaxReaders
+// readers.
+func NewRWMutex[T any](v T) *RWMutex[T] {
+	return &RWMutex[T]{v: v}
+}
+
+// NewRWMutexMaxReaders returns an unlocked RWMutex holding v that admits at
+// most maxReaders readers at once. It panics unless 1 <= maxReaders <=
+// MaxReaders.
+func NewRWMutexMaxReaders[T any](v T, maxReaders int) *RWMutex[T] {
+	if maxReaders < 1 || maxReaders > MaxReaders {
+		panic("gate: NewRWMutexMaxReaders: maxReaders out of range [1, MaxReaders]")
+	}
+	return &RWMutex[T]{maxReaders: int64(maxReaders), v: v}
+}
+
+// max returns the number of permits: the readers admitted at once, which is
+// also what a writer takes.
+func (rw *RWMutex[T]) max() int64 {
+	if rw.maxReaders == 0 {
+		return MaxReaders
+	}
+	return rw.maxReaders
+}
+
+// RLock locks rw for reading and returns a pointer to its value, which may
+// only be read until RUnlock.
+//
+// It returns at once, whatever the state of ctx, if no writer holds rw, nobody
+// is queued and fewer than the maximum readers hold it. Otherwise it waits in
+// FIFO order behind every earlier reader and writer. If ctx is done first it
+// returns (nil, ctx.Err()) and holds nothing.
+func (rw *RWMutex[T]) RLock(ctx context.Context) (*T, error) {
+	// Fast path: a permit is free and nobody is queued.
+	if rw.s.acquireFast(1, rw.max()) {
+		return &rw.v, nil
+	}
+	return rw.lockSlow(ctx, 1)
+}
+
+// lockSlow is the slow path of RLock (n == 1) and Lock (n == max), outlined so
+// that the fast paths can be inlined.
+func (rw *RWMutex[T]) lockSlow(ctx context.Context, n int64) (*T, error) {
+	if err := rw.s.acquireSlow(ctx, n, rw.max()); err != nil {
+		return nil, err
+	}
+	return &rw.v, nil
+}
+
+// TryRLock locks rw for reading if it can do so without waiting, and reports
+// whether it succeeded. It fails if a writer holds rw, anyone is queued, or the
+// maximum number of readers hold it.
+func (rw *RWMutex[T]) TryRLock() (*T, bool) {
+	if rw.s.tryAcquire(1, rw.max()) != nil {
+		return nil, false
+	}
+	return &rw.v, true
+}
+
+// RUnlock releases a read lock, handing the freed permit to the oldest waiter
+// if there is one. It panics if rw is not read-locked.
+func (rw *RWMutex[T]) RUnlock() {
+	mr := rw.max()
+	// Fast path: nobody waits and the permit fits.
+	if rw.s.releaseFast(1, mr, mr) {
+		return
+	}
+	rw.s.release(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
+}
+
+// Lock locks rw for writing and returns a pointer to its value.
+//
+// It returns at once, whatever the state of ctx, if rw is not held and nobody
+// is queued. Otherwise it waits in FIFO order; while it waits, readers that
+// arrive after it wait too. If ctx is done first it returns (nil, ctx.Err()),
+// holds nothing, and the readers queued behind it go ahead.
+func (rw *RWMutex[T]) Lock(ctx context.Context) (*T, error) {
+	mr := rw.max()
+	// Fast path: unlocked (the zero word) to write-locked.
+	if rw.s.state.CompareAndSwap(0, permitField(0, mr)) {
+		return &rw.v, nil
+	}
+	return rw.lockSlow(ctx, mr)
+}
+
+// TryLock locks rw for writing if it is not held and nobody is queued, and
+// reports whether it succeeded.
+func (rw *RWMutex[T]) TryLock() (*T, bool) {
+	if rw.s.state.CompareAndSwap(0, permitField(0, rw.max())) {
+		return &rw.v, true
+	}
+	return nil, false
+}
+
+// Unlock releases the write lock, handing rw to the oldest waiters (the
+// writer at the head, or the readers up to the next queued writer). It panics
+// if rw is not write-locked.
+func (rw *RWMutex[T]) Unlock() {
+	mr := rw.max()
+	// Fast path: write-locked and nobody waits.
+	if rw.s.state.CompareAndSwap(permitField(0, mr), 0) {
+		return
+	}
+	rw.s.release(mr, mr, mr, "gate: Unlock of RWMutex not write-locked")
+}
+
+// Downgrade turns the held write lock into a read lock atomically: no writer
+// can take rw in between. Queued readers behind the head may then get in,
+// unless a writer is first in the queue. The caller must later call RUnlock.
+// It panics if rw is not write-locked.
+func (rw *RWMutex[T]) Downgrade() {
+	mr := rw.max()
+	if mr == 1 {
+		// The single permit stays with the caller: only check that it is held.
+		if avail(rw.s.state.Load(), mr) != 0 {
+			panic("gate: Downgrade of RWMutex not write-locked")
+		}
+		return
+	}
+	// Keep one permit, release the rest; nothing else may be free.
+	rw.s.release(mr-1, mr, mr-1, "gate: Downgrade of RWMutex not write-locked")
+}
