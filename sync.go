@@ -77,6 +77,12 @@ const (
 type sem struct {
 	state atomic.Uint64 // see the bit map above
 
+	// spare keeps one waiter, with its channel, whose last wait is over, so
+	// that a contended lock does not allocate on every park. It is taken
+	// with Swap and put back with CompareAndSwap(nil, w): a waiter is owned by
+	// exactly one goroutine at a time. Only this primitive reuses it.
+	spare atomic.Pointer[waiter]
+
 	mu         sync.Mutex // guards the list below and every waiter's fields; held for a few instructions only
 	head, tail *waiter    // FIFO wait list, oldest at head
 }
@@ -85,15 +91,17 @@ type sem struct {
 //
 // Its fields other than ready are guarded by sem.mu. The goroutine that takes
 // the waiter off the list (a release that fills its request, or close) sets
-// them under mu and then closes ready after unlocking; the parked goroutine
-// reads them after receiving from ready, which the close synchronizes before.
+// them under mu and then sends one token on ready after unlocking; the parked
+// goroutine reads them after receiving the token, which the send synchronizes
+// before. The token leaves ready empty again, so the waiter (and its channel)
+// can be reused by the next goroutine that parks on the same primitive.
 type waiter struct {
 	prev, next *waiter       // list links; next also chains the wake list once off the list
 	n          int64         // permits requested
 	needed     int64         // permits still missing; n - needed is the partial grant
 	queued     bool          // on the wait list
 	closed     bool          // taken off the list by close: the request failed
-	ready      chan struct{} // closed once the waiter is off the list, by a grant or by close
+	ready      chan struct{} // capacity 1; one token once the waiter is off the list, by a grant or by close
 }
 
 // avail returns the permits available in state word s for a user with the
@@ -189,29 +197,45 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 			break
 		}
 	}
-	w := &waiter{n: n, needed: n - got, ready: make(chan struct{})}
+	w := s.spare.Swap(nil)
+	if w == nil {
+		w = &waiter{ready: make(chan struct{}, 1)}
+	}
+	w.n, w.needed, w.closed = n, n-got, false
 	s.pushBack(w)
 	s.mu.Unlock()
 
 	done := ctx.Done()
-	select {
-	case <-w.ready:
-		if w.closed {
-			return ErrClosed // close already returned our partial grant
+	if done == nil {
+		// A context that can never end (context.Background): a plain receive
+		// is cheaper than a select.
+		<-w.ready
+	} else {
+		select {
+		case <-w.ready:
+		case <-done:
+			s.cancel(w, bias)
+			return ctx.Err()
 		}
-		// Granted. If ctx ended meanwhile, report that and pass the permits
-		// on, so that "ctx done" always means "nothing held" once we noticed it.
+	}
+	// Off the list, by a grant or by close; the token is consumed, so the
+	// waiter can be reused.
+	closed := w.closed
+	s.spare.CompareAndSwap(nil, w)
+	if closed {
+		return ErrClosed // close already returned our partial grant
+	}
+	// Granted. If ctx ended meanwhile, report that and pass the permits on,
+	// so that "ctx done" always means "nothing held" once we noticed it.
+	if done != nil {
 		select {
 		case <-done:
 			s.release(n, bias, n, "")
 			return ctx.Err()
 		default:
-			return nil
 		}
-	case <-done:
-		s.cancel(w, bias)
-		return ctx.Err()
 	}
+	return nil
 }
 
 // cancel takes a waiter whose context ended out of the queue and passes on
@@ -225,9 +249,11 @@ func (s *sem) cancel(w *waiter, bias int64) {
 		wake := s.grantLocked(w.n-w.needed, bias)
 		s.mu.Unlock()
 		wakeAll(wake)
+		s.spare.CompareAndSwap(nil, w) // no token will come: reusable
 		return
 	}
 	s.mu.Unlock()
+	// Already off the list: its token is on the way, so w is not reused.
 	if !w.closed {
 		s.release(w.n, bias, w.n, "")
 	}
@@ -350,7 +376,7 @@ func (s *sem) forget(n, bias int64) int64 {
 // pushBack appends w to the wait list. mu must be held.
 func (s *sem) pushBack(w *waiter) {
 	w.queued = true
-	w.prev = s.tail
+	w.prev, w.next = s.tail, nil // a reused waiter may still be chained on an old wake list
 	if s.tail == nil {
 		s.head = w
 	} else {
@@ -379,11 +405,12 @@ func (s *sem) remove(w *waiter) {
 
 // wakeAll wakes every waiter chained on a wake list. It runs without mu: a
 // woken goroutine never has to wait for the lock its waker still holds. next
-// is read before the close, after which the waiter may run.
+// is read before the send, after which the waiter may run and be reused. The
+// send never blocks: ready has room for the one token of this wait.
 func wakeAll(w *waiter) {
 	for w != nil {
 		next := w.next
-		close(w.ready)
+		w.ready <- struct{}{}
 		w = next
 	}
 }
