@@ -1,0 +1,492 @@
+// Command crawler crawls a generated, in-process "web" with a pool of workers
+// and shows how the gate primitives fit together in a real program. It needs
+// no network: pages, links, robots.txt files and fetch latency are all
+// simulated (deterministically, from -seed), and a fetch is a timer.
+//
+// What it demonstrates:
+//
+//   - [gate.Semaphore] as a weighted, fair concurrency limit. Every page
+//     carries a size hint; a fetch takes that many permits with AcquireN
+//     (light pages 1, heavy pages up to 4), so -permits bounds the total
+//     weight in flight rather than the number of fetches. Waiters are served
+//     in FIFO order, so a heavy page at the head of the queue is not starved
+//     by a stream of light ones.
+//   - [gate.Mutex] owning the crawl state (the visited set, the per-page
+//     results, the fetch counters): the map can only be reached through
+//     Lock, which returns a pointer to it.
+//   - [gate.RWMutex] owning a read-mostly robots.txt table. Every fetch reads
+//     it; the first page seen on a host write-locks it, fetches that host's
+//     robots.txt, stores the rules and Downgrades to a read lock to check its
+//     own URL without letting another writer in.
+//   - Cancellation by a context deadline (context.WithTimeout over the whole
+//     crawl). Workers queued in AcquireN, RLock or Lock give up when the
+//     deadline passes, and a cancelled acquire holds nothing: after the crawl
+//     the semaphore's Available() is back to -permits.
+//
+// With the defaults the deadline (750ms) always cuts the crawl short: the
+// reachable pages need about a second of fetching at 8 permits' worth of
+// weight at a time. Run with -deadline 5s to let it complete.
+//
+//	go run ./examples/crawler
+//	go run ./examples/crawler -deadline 5s -permits 16
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gophergate/gate"
+)
+
+// Config describes one crawl: the generated web and the crawler's limits.
+type Config struct {
+	Pages    int           // pages in the generated web
+	Hosts    int           // hosts the pages are spread over (each has a robots.txt)
+	Seed     uint64        // seed of the generator: the same seed gives the same web
+	Unit     time.Duration // latency of one unit of page weight
+	Workers  int           // worker goroutines
+	Permits  int           // semaphore permits: the most page weight in flight at once
+	Deadline time.Duration // the whole crawl is cancelled after this long
+}
+
+// DefaultConfig returns the configuration behind the command's flag defaults.
+func DefaultConfig() Config {
+	return Config{
+		Pages:    300,
+		Hosts:    6,
+		Seed:     1,
+		Unit:     8 * time.Millisecond,
+		Workers:  16,
+		Permits:  8,
+		Deadline: 750 * time.Millisecond,
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The simulated web.
+
+// Page is one generated page.
+type Page struct {
+	URL    string
+	Host   string
+	Path   string
+	Weight int      // size hint: permits a fetch takes, and latency units it lasts
+	Links  []string // URLs of other pages
+}
+
+// Web is a deterministic graph of pages spread over a few hosts. It is
+// immutable after NewWeb, so any goroutine may read it.
+type Web struct {
+	Seed   string           // the URL the crawl starts from
+	Pages  map[string]*Page // by URL
+	Robots map[string][]string
+	Unit   time.Duration
+}
+
+// NewWeb generates the web described by cfg. Every page is linked from an
+// earlier one, so all pages are reachable from the seed unless robots.txt
+// rules cut them off; about one page in eight lives under /private/, which
+// every host's robots.txt disallows.
+func NewWeb(cfg Config) *Web {
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	w := &Web{Pages: make(map[string]*Page, cfg.Pages), Robots: make(map[string][]string), Unit: cfg.Unit}
+	hosts := max(cfg.Hosts, 1)
+	pages := make([]*Page, cfg.Pages)
+	for i := range pages {
+		host := fmt.Sprintf("h%d.example", rng.IntN(hosts))
+		path := fmt.Sprintf("/docs/%d", i)
+		switch {
+		case i == 0:
+			host, path = "h0.example", "/"
+		case rng.IntN(8) == 0:
+			path = fmt.Sprintf("/private/%d", i)
+		case rng.IntN(5) == 0:
+			path = fmt.Sprintf("/media/%d", i)
+		}
+		weight := 1
+		if strings.HasPrefix(path, "/media/") {
+			weight = 4 // video: heavy
+		} else if rng.IntN(4) == 0 {
+			weight = 2
+		}
+		p := &Page{URL: "https://" + host + path, Host: host, Path: path, Weight: weight}
+		pages[i] = p
+		w.Pages[p.URL] = p
+		if i > 0 { // a link from an earlier page keeps everything reachable
+			parent := pages[rng.IntN(i)]
+			parent.Links = append(parent.Links, p.URL)
+		}
+	}
+	for _, p := range pages { // plus some random links, cycles included
+		for range rng.IntN(4) {
+			p.Links = append(p.Links, pages[rng.IntN(len(pages))].URL)
+		}
+	}
+	for i := range hosts {
+		rules := []string{"/private/"}
+		if i%3 == 2 {
+			rules = append(rules, "/cgi-bin/")
+		}
+		w.Robots[fmt.Sprintf("h%d.example", i)] = rules
+	}
+	if len(pages) > 0 {
+		w.Seed = pages[0].URL
+	}
+	return w
+}
+
+// wait sleeps for d, or returns ctx.Err() if ctx is done first.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Fetch "downloads" the page at url: it takes Weight latency units, or fails
+// with ctx.Err() if ctx ends first.
+func (w *Web) Fetch(ctx context.Context, url string) (*Page, error) {
+	p, ok := w.Pages[url]
+	if !ok {
+		return nil, fmt.Errorf("404 %s", url)
+	}
+	if err := wait(ctx, time.Duration(p.Weight)*w.Unit); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// FetchRobots "downloads" host's robots.txt: one latency unit.
+func (w *Web) FetchRobots(ctx context.Context, host string) ([]string, error) {
+	if err := wait(ctx, w.Unit); err != nil {
+		return nil, err
+	}
+	return w.Robots[host], nil
+}
+
+// Allowed reports whether rules (a robots.txt's Disallow lines) allow path.
+func Allowed(rules []string, path string) bool {
+	for _, r := range rules {
+		if strings.HasPrefix(path, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------------------
+// The crawler.
+
+// Result summarises one crawl.
+type Result struct {
+	Discovered int            // distinct URLs seen (the seed included)
+	Fetches    map[string]int // times each URL was fetched (1 for every crawled page)
+	ByWeight   map[int]int    // crawled pages by weight
+	Blocked    int            // URLs robots.txt disallowed (never fetched)
+	Unfetched  int            // discovered, not blocked, not fetched: the deadline got them
+	Cancelled  int            // AcquireN calls that gave up because the deadline passed
+	Aborted    int            // fetches interrupted by the deadline
+	Robots     int            // robots.txt files fetched
+
+	MaxInFlight int // most page weight (permits) being fetched at once
+	MaxFetches  int // most fetches at once
+	Permits     int // the limit MaxInFlight is held to
+	Available   int // the semaphore's Available() after every worker returned
+
+	Err      error // the crawl context's error at the end: nil, or context.DeadlineExceeded
+	CutShort bool  // the deadline left discovered pages unfetched
+	Elapsed  time.Duration
+}
+
+// Crawled returns the number of pages fetched.
+func (r *Result) Crawled() int { return len(r.Fetches) }
+
+// crawlState is what the gate.Mutex owns.
+type crawlState struct {
+	seen     map[string]bool
+	fetches  map[string]int
+	byWeight map[int]int
+	blocked  int
+	aborted  int
+	canceled int
+}
+
+// robotsTable is what the gate.RWMutex owns: read by every fetch, written once
+// per host.
+type robotsTable struct {
+	rules   map[string][]string // by host; present once the host's robots.txt was fetched
+	fetched int
+}
+
+type crawler struct {
+	web     *Web
+	permits int
+	sem     *gate.Semaphore
+	state   *gate.Mutex[crawlState]
+	robots  *gate.RWMutex[robotsTable]
+
+	jobs    chan string    // the frontier; its buffer holds every page, so sends never block
+	pending sync.WaitGroup // URLs queued or being visited
+
+	inFlight, maxInFlight atomic.Int64 // page weight being fetched
+	fetching, maxFetching atomic.Int64 // fetches in progress
+}
+
+// crawl crawls the web generated from cfg, starting at its seed page, and
+// returns when every reachable page was visited or the deadline
+// (cfg.Deadline after the call) cut the crawl short. Either way every worker
+// has returned by then.
+func crawl(ctx context.Context, cfg Config) Result {
+	return crawlWeb(ctx, cfg, NewWeb(cfg))
+}
+
+func crawlWeb(ctx context.Context, cfg Config, web *Web) Result {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+	defer cancel()
+
+	c := &crawler{
+		web:     web,
+		permits: cfg.Permits,
+		sem:     gate.NewSemaphore(cfg.Permits),
+		state: gate.NewMutex(crawlState{
+			seen:     make(map[string]bool),
+			fetches:  make(map[string]int),
+			byWeight: make(map[int]int),
+		}),
+		robots: gate.NewRWMutex(robotsTable{rules: make(map[string][]string)}),
+		jobs:   make(chan string, len(web.Pages)),
+	}
+
+	if web.Seed != "" {
+		st, _ := c.state.Lock(ctx) // uncontended: returns at once whatever ctx's state
+		st.seen[web.Seed] = true
+		c.state.Unlock()
+		c.pending.Add(1)
+		c.jobs <- web.Seed
+	}
+	go func() { // close the frontier once nothing is queued or being visited
+		c.pending.Wait()
+		close(c.jobs)
+	}()
+
+	var workers sync.WaitGroup
+	for range max(cfg.Workers, 1) {
+		workers.Go(func() {
+			for url := range c.jobs {
+				if ctx.Err() == nil {
+					c.visit(ctx, url)
+				}
+				// else: drain the frontier without fetching
+				c.pending.Done()
+			}
+		})
+	}
+	workers.Wait()
+
+	// Every worker returned: nothing is held, nothing is queued.
+	st, _ := c.state.Lock(context.Background())
+	defer c.state.Unlock()
+	rb, _ := c.robots.RLock(context.Background())
+	defer c.robots.RUnlock()
+	r := Result{
+		Discovered:  len(st.seen),
+		Fetches:     st.fetches,
+		ByWeight:    st.byWeight,
+		Blocked:     st.blocked,
+		Cancelled:   st.canceled,
+		Aborted:     st.aborted,
+		Robots:      rb.fetched,
+		MaxInFlight: int(c.maxInFlight.Load()),
+		MaxFetches:  int(c.maxFetching.Load()),
+		Permits:     cfg.Permits,
+		Available:   c.sem.Available(),
+		Err:         ctx.Err(),
+		Elapsed:     time.Since(start),
+	}
+	r.Unfetched = r.Discovered - len(r.Fetches) - r.Blocked
+	r.CutShort = r.Unfetched > 0
+	return r
+}
+
+// allowed consults the robots table for url's host, fetching the host's
+// robots.txt first if nobody has yet.
+func (c *crawler) allowed(ctx context.Context, p *Page) (bool, error) {
+	// Fast, common case: a shared read lock, many workers at once.
+	rb, err := c.robots.RLock(ctx)
+	if err != nil {
+		return false, err
+	}
+	rules, known := rb.rules[p.Host]
+	c.robots.RUnlock()
+	if known {
+		return Allowed(rules, p.Path), nil
+	}
+
+	// First page on this host: take the write lock and fill the table in. A
+	// queued writer holds back readers that arrive after it (the lock is
+	// write-preferring), so this does not wait behind an endless stream of
+	// readers.
+	wt, err := c.robots.Lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, known := wt.rules[p.Host]; !known { // another worker may have been first
+		rules, err := c.web.FetchRobots(ctx, p.Host)
+		if err != nil {
+			c.robots.Unlock()
+			return false, err
+		}
+		wt.rules[p.Host] = rules
+		wt.fetched++
+	}
+	// Keep reading without letting another writer in between.
+	c.robots.Downgrade()
+	rules = wt.rules[p.Host]
+	c.robots.RUnlock()
+	return Allowed(rules, p.Path), nil
+}
+
+// visit fetches one page and queues the new URLs it links to.
+func (c *crawler) visit(ctx context.Context, url string) {
+	// Bookkeeping takes the state lock for a few map operations only, so it
+	// uses a context that the deadline does not cancel: a page that was
+	// fetched is always recorded.
+	book := context.WithoutCancel(ctx)
+
+	page := c.web.Pages[url] // the "HEAD request": host, path and size hint
+	ok, err := c.allowed(ctx, page)
+	if err != nil {
+		return // deadline: counted as unfetched
+	}
+	if !ok {
+		st, _ := c.state.Lock(book)
+		st.blocked++
+		c.state.Unlock()
+		return
+	}
+
+	// Take one permit per unit of weight. Heavy pages wait their turn in the
+	// FIFO queue like everyone else and are not overtaken by lighter ones.
+	weight := min(page.Weight, c.permits)
+	permit, err := c.sem.AcquireN(ctx, weight)
+	if err != nil {
+		// The deadline passed while queued: the call holds no permit (any it
+		// had collected went on to the next waiter).
+		st, _ := c.state.Lock(book)
+		st.canceled++
+		c.state.Unlock()
+		return
+	}
+	c.track(int64(weight))
+	page, err = c.web.Fetch(ctx, url)
+	c.track(-int64(weight)) // before Release: in-flight weight never exceeds the permits held
+	permit.Release()
+	if err != nil {
+		st, _ := c.state.Lock(book)
+		st.aborted++
+		c.state.Unlock()
+		return
+	}
+
+	st, _ := c.state.Lock(book)
+	st.fetches[url]++
+	st.byWeight[page.Weight]++
+	var fresh []string
+	for _, link := range page.Links {
+		if !st.seen[link] {
+			st.seen[link] = true
+			fresh = append(fresh, link)
+		}
+	}
+	c.pending.Add(len(fresh)) // before this visit's Done, so the frontier stays open
+	c.state.Unlock()
+	for _, link := range fresh {
+		c.jobs <- link // never blocks: each URL is queued at most once
+	}
+}
+
+// track adds delta to the weight in flight and records the maxima.
+func (c *crawler) track(delta int64) {
+	n := c.inFlight.Add(delta)
+	f := c.fetching.Add(int64(sign(delta)))
+	raise(&c.maxInFlight, n)
+	raise(&c.maxFetching, f)
+}
+
+func sign(n int64) int {
+	if n < 0 {
+		return -1
+	}
+	return 1
+}
+
+func raise(m *atomic.Int64, v int64) {
+	for {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+
+func main() {
+	cfg := DefaultConfig()
+	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "worker goroutines")
+	flag.IntVar(&cfg.Permits, "permits", cfg.Permits, "semaphore permits: most page weight fetched at once (pages weigh 1, 2 or 4)")
+	flag.DurationVar(&cfg.Deadline, "deadline", cfg.Deadline, "cancel the whole crawl after this long")
+	flag.IntVar(&cfg.Pages, "pages", cfg.Pages, "pages in the generated web")
+	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the generated web")
+	flag.DurationVar(&cfg.Unit, "latency", cfg.Unit, "simulated fetch latency per unit of page weight")
+	flag.Parse()
+	if cfg.Workers < 1 || cfg.Permits < 1 || cfg.Pages < 1 || cfg.Deadline <= 0 || cfg.Unit < 0 {
+		fmt.Fprintln(os.Stderr, "crawler: -workers, -permits, -pages and -deadline must be positive")
+		os.Exit(2)
+	}
+
+	r := crawl(context.Background(), cfg)
+
+	fmt.Printf("crawler: %d pages on %d hosts, %d workers, %d permits, deadline %v\n",
+		cfg.Pages, cfg.Hosts, cfg.Workers, cfg.Permits, cfg.Deadline)
+	weights := make([]string, 0, len(r.ByWeight))
+	for _, w := range slices.Sorted(maps.Keys(r.ByWeight)) {
+		weights = append(weights, fmt.Sprintf("weight %d: %d", w, r.ByWeight[w]))
+	}
+	fmt.Printf("  crawled    %d of %d discovered pages (%s); %d blocked by robots.txt (%d robots.txt fetched)\n",
+		r.Crawled(), r.Discovered, strings.Join(weights, ", "), r.Blocked, r.Robots)
+	fmt.Printf("  in flight  max weight %d of %d permits, max %d fetches at once\n",
+		r.MaxInFlight, r.Permits, r.MaxFetches)
+	if r.CutShort {
+		fmt.Printf("  deadline   cut the crawl short after %v: %d pages left unfetched (%d acquires cancelled while queued, %d fetches aborted)\n",
+			r.Elapsed.Round(time.Millisecond), r.Unfetched, r.Cancelled, r.Aborted)
+	} else {
+		fmt.Printf("  deadline   not reached: the crawl completed in %v\n", r.Elapsed.Round(time.Millisecond))
+	}
+	fmt.Printf("  semaphore  Available() = %d of %d after the crawl", r.Available, r.Permits)
+	if r.Available == r.Permits {
+		fmt.Println(": cancelled acquires hold nothing")
+	} else {
+		fmt.Println(": PERMITS LEAKED")
+		os.Exit(1)
+	}
+	if r.Err != nil && !errors.Is(r.Err, context.DeadlineExceeded) {
+		fmt.Fprintln(os.Stderr, "crawler:", r.Err)
+		os.Exit(1)
+	}
+}
