@@ -42,7 +42,7 @@ func RWMutexWaiters[T any](rw *RWMutex[T]) int { return rw.s.queueLen() }
 
 // RWMutexAvailable returns the free permits of rw: max readers minus the
 // readers holding it; 0 while a writer holds it or anyone is queued.
-func RWMutexAvailable[T any](rw *RWMutex[T]) int { return int(avail(rw.s.state.Load(), rw.max())) }
+func RWMutexAvailable[T any](rw *RWMutex[T]) int { return int(rw.s.available(rw.max())) }
 
 // RWMutexMaxReaders returns the number of readers rw admits.
 func RWMutexMaxReaders[T any](rw *RWMutex[T]) int { return int(rw.max()) }

@@ -95,6 +95,12 @@ const MaxReaders = 1<<29 - 1
 // The pointer returned by RLock may only be read; the one returned by Lock may
 // be written, until Unlock.
 //
+// Misuse is detected by counting, as in sync.RWMutex: RUnlock, Unlock or
+// Downgrade of an RWMutex that holds fewer locks than they return panic. A
+// call of the wrong kind while the count fits, RUnlock while a writer holds
+// rw, or Unlock while exactly maxReaders readers hold it, cannot be told
+// from a valid one and is not detected.
+//
 // The zero value is an unlocked RWMutex holding the zero T that admits
 // MaxReaders readers. An RWMutex must not be copied after first use.
 //
@@ -170,12 +176,19 @@ func (rw *RWMutex[T]) TryRLock() (*T, bool) {
 // RUnlock releases a read lock, handing the freed permit to the oldest waiter
 // if there is one. It panics if rw is not read-locked.
 func (rw *RWMutex[T]) RUnlock() {
-	mr := rw.max()
-	// Fast path: nobody waits and the permit fits.
-	if rw.s.releaseFast(1, mr, mr) {
-		return
+	// Fast path: one atomic add, as in sync.RWMutex. The result must show
+	// nobody queued and at most max permits free, that is a permit field
+	// (available - max) of at most 0.
+	if new := rw.s.state.Add(1 << semPermitShift); new&semQueued != 0 || int64(new) >= 1<<semPermitShift {
+		// Slow path (outlined so that the fast path can be inlined): hand the
+		// permit to the queue, or panic if rw was not read-locked.
+		rw.runlockSlow()
 	}
-	rw.s.release(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
+}
+
+func (rw *RWMutex[T]) runlockSlow() {
+	mr := rw.max()
+	rw.s.releaseSlow(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
 }
 
 // Lock locks rw for writing and returns a pointer to its value.

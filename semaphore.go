@@ -139,9 +139,7 @@ func (s *Semaphore) ForgetPermits(n int) int {
 
 // Available returns the number of permits available now. It is 0 while any
 // goroutine is queued.
-func (s *Semaphore) Available() int {
-	return int(max(avail(s.s.state.Load(), 0), 0))
-}
+func (s *Semaphore) Available() int { return int(s.s.available(0)) }
 
 // Close closes the semaphore: every queued waiter and every later acquire
 // returns [ErrClosed]; a waiter's partial grant goes back to the count. Held
@@ -173,8 +171,10 @@ func (p *Permit) Release() {
 	}
 	n := p.n
 	p.n = 0
-	if !p.sem.s.releaseFast(n, 0, MaxPermits) {
-		p.sem.s.release(n, 0, MaxPermits, "gate: Permit.Release: would exceed MaxPermits")
+	// Fast path: one atomic add. The result must show nobody queued and no
+	// wrap past MaxPermits (the permit field is never negative for bias 0).
+	if new := p.sem.s.state.Add(uint64(n) << semPermitShift); new&semQueued != 0 || int64(new) < 0 {
+		p.sem.s.releaseSlow(n, 0, MaxPermits, "gate: Permit.Release: would exceed MaxPermits")
 	}
 }
 

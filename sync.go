@@ -66,9 +66,9 @@ const (
 // and the retry any goroutine can take the permits (barging), and a large
 // request could wait forever behind a stream of small ones.
 //
-// Invariants (under mu): queued bit set ⇔ head != nil; queued ⇒ available == 0
-// (except transiently inside the CAS that sets the bit, which takes the permits
-// as the partial grant).
+// Invariants (under mu): queued bit set ⇔ head != nil. While the bit is set,
+// permits in the word are not available: they are in transit to the queue
+// (see "In-transit permits" below) and only the head holds a partial grant.
 
 // A sem is the batch semaphore. Its zero value has bias permits available and
 // is open. The bias is not stored: each user passes its own constant (0 for a
@@ -112,6 +112,16 @@ func avail(s uint64, bias int64) int64 { return int64(s)>>semPermitShift + bias 
 // available for a user with the given bias.
 func permitField(n, bias int64) uint64 { return uint64(n-bias) << semPermitShift }
 
+// available returns the number of permits available now: 0 while anyone is
+// queued.
+func (s *sem) available(bias int64) int64 {
+	old := s.state.Load()
+	if old&semQueued != 0 {
+		return 0
+	}
+	return max(avail(old, bias), 0)
+}
+
 // tryAcquire takes n permits if they are available and nobody is queued. It
 // never waits. n may be 0 (it then succeeds unless closed).
 func (s *sem) tryAcquire(n, bias int64) error {
@@ -120,9 +130,9 @@ func (s *sem) tryAcquire(n, bias int64) error {
 		if old&semClosed != 0 {
 			return ErrClosed
 		}
-		// With anyone queued, available is 0, so only n == 0 can pass; and
-		// that takes nothing from the queue.
-		if avail(old, bias) < n {
+		// With anyone queued only n == 0 can pass (it takes nothing from the
+		// queue): permits in the word are then in transit to the queue.
+		if avail(old, bias) < n || (n > 0 && old&semQueued != 0) {
 			return ErrNoPermits
 		}
 		if n == 0 || s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
@@ -142,15 +152,6 @@ func (s *sem) acquireFast(n, bias int64) bool {
 	old := s.state.Load()
 	return old&semFlags == 0 && avail(old, bias) >= n &&
 		s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift)
-}
-
-// releaseFast returns n permits with one load and one CAS if nobody is queued
-// and the count stays within max, and reports whether it did. On false the
-// caller calls release, which hands the permits to the queue or panics.
-func (s *sem) releaseFast(n, bias, max int64) bool {
-	old := s.state.Load()
-	return old&semQueued == 0 && avail(old, bias) <= max-n &&
-		s.state.CompareAndSwap(old, old+uint64(n)<<semPermitShift)
 }
 
 // acquireSlow takes n permits, waiting in FIFO order until they are
@@ -173,6 +174,13 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 			return nil
 		}
 		a := avail(old, bias)
+		if old&semQueued != 0 && a > 0 {
+			// Permits in transit to the queue: they go to the waiters
+			// ahead of us, not to us. Waking under mu is fine here (the
+			// sends never block); this path is rare.
+			wakeAll(s.sweepLocked(bias))
+			continue
+		}
 		if old&semQueued == 0 && a >= n {
 			// Permits came back while we took the lock; take them as usual.
 			if s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
@@ -190,8 +198,8 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 		// non-empty in one CAS, so that from now on every release sees the
 		// queued bit and comes to the lock we hold (no lost wake-up), and no
 		// newcomer can take permits ahead of us. If the queue was already
-		// non-empty, a == 0 and this CAS changes nothing but must still
-		// succeed against a concurrent ForgetPermits or n == 0 TryAcquire.
+		// non-empty, a == 0 and this CAS only fails if a release put
+		// permits in transit meanwhile: then we sweep them first.
 		if s.state.CompareAndSwap(old, permitField(0, bias)|semQueued) {
 			got = a
 			break
@@ -260,42 +268,66 @@ func (s *sem) cancel(w *waiter, bias int64) {
 }
 
 // release returns n permits: to the queued waiters first, FIFO, then to the
-// word. It panics with msg if that would leave more than max permits free
-// (available plus the head's partial grant); msg == "" means the caller knows
-// the count is right.
+// word. When nobody is queued it is one atomic add. It panics with msg if that
+// would leave more than max permits free (available, plus in transit, plus the
+// head's partial grant); msg == "" means the caller knows the count is right.
 func (s *sem) release(n, bias, max int64, msg string) {
-	for {
-		old := s.state.Load()
-		if old&semQueued != 0 {
-			// Someone waits: the permits go to the queue, under the lock.
-			s.releaseSlow(n, bias, max, msg)
-			return
-		}
-		if msg != "" && avail(old, bias) > max-n {
-			panic(msg)
-		}
-		if s.state.CompareAndSwap(old, old+uint64(n)<<semPermitShift) {
-			return
-		}
+	new := s.state.Add(uint64(n) << semPermitShift)
+	// a < n can only be a wrap past MaxPermits: the add cannot lose permits.
+	if a := avail(new, bias); new&semQueued != 0 || a < n || (msg != "" && a > max) {
+		s.releaseSlow(n, bias, max, msg)
 	}
 }
 
-// releaseSlow is release's slow path: hand the permits to the queue.
+// releaseSlow finishes a release whose atomic add (of n permits, already
+// done) found the queue non-empty or the count out of range. Under mu it
+// checks the count (undoing the add and panicking with msg if it is too high)
+// and sweeps the permits in transit to the waiters.
 func (s *sem) releaseSlow(n, bias, max int64, msg string) {
 	s.mu.Lock()
 	if msg != "" {
-		free := avail(s.state.Load(), bias)
+		a := avail(s.state.Load(), bias)
+		free := a
 		if s.head != nil {
 			free += s.head.n - s.head.needed
 		}
-		if free > max-n {
+		if a < 0 || free > max {
+			s.state.Add(-uint64(n) << semPermitShift)
 			s.mu.Unlock()
 			panic(msg)
 		}
 	}
-	wake := s.grantLocked(n, bias)
+	wake := s.sweepLocked(bias)
 	s.mu.Unlock()
 	wakeAll(wake)
+}
+
+// In-transit permits.
+//
+// A release adds its permits to the word with one atomic add, without looking
+// at the queue first (that is what makes it as cheap as sync.Mutex's Unlock).
+// If the add's result shows the queued bit, the permits did not become
+// available: they are in transit to the queue, and the releaser takes mu and
+// sweeps them (and any other releaser's) to the waiters. So while the queued
+// bit is set, permits in the word belong to the queue: acquireFast refuses on
+// the bit, tryAcquire and forget treat them as absent, and acquireSlow sweeps
+// them to the queue before it joins it. A sweep that finds the bit clear (the
+// queue emptied meanwhile) leaves them where they are: available.
+
+// sweepLocked moves the permits in transit (those in the word while the
+// queued bit is set) to the waiters and returns the waiters to wake. mu must
+// be held.
+func (s *sem) sweepLocked(bias int64) (wake *waiter) {
+	for {
+		old := s.state.Load()
+		a := avail(old, bias)
+		if old&semQueued == 0 || a <= 0 {
+			return nil
+		}
+		if s.state.CompareAndSwap(old, old-uint64(a)<<semPermitShift) {
+			return s.grantLocked(a, bias)
+		}
+	}
 }
 
 // grantLocked gives n permits to the waiters, oldest first, and the rest to the
@@ -364,8 +396,8 @@ func (s *sem) forget(n, bias int64) int64 {
 	for {
 		old := s.state.Load()
 		take := min(n, avail(old, bias))
-		if take <= 0 {
-			return 0
+		if take <= 0 || old&semQueued != 0 {
+			return 0 // permits in the word while queued are in transit
 		}
 		if s.state.CompareAndSwap(old, old-uint64(take)<<semPermitShift) {
 			return take

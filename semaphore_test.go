@@ -1,0 +1,1773 @@
+package gate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gophergate/gate"
+)
+
+// This file tests Semaphore and Permit: ports of tokio's
+// tests/sync_semaphore.rs, tests/sync_semaphore_owned.rs and
+// src/sync/tests/semaphore_batch.rs, then one test per rule of API.md.
+//
+// "Still blocked" and "woke" are asserted exactly inside testing/synctest
+// bubbles: a goroutine is started, synctest.Wait() lets every goroutine of the
+// bubble finish or park durably, and then its result channel is read without
+// blocking. Every waiter uses a context derived from t.Context(), so a failing
+// test never strands a goroutine.
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+// acquired is the result of one AcquireN call made in its own goroutine.
+type acquired struct {
+	p   gate.Permit
+	err error
+}
+
+// goAcquire calls s.AcquireN(ctx, n) in a new goroutine; the result arrives
+// on the returned channel.
+func goAcquire(ctx context.Context, s *gate.Semaphore, n int) <-chan acquired {
+	ch := make(chan acquired, 1)
+	go func() {
+		p, err := s.AcquireN(ctx, n)
+		ch <- acquired{p, err}
+	}()
+	return ch
+}
+
+// startWaiter starts s.AcquireN(ctx, n) in a goroutine, waits until the bubble
+// is idle and checks that the call is parked and queued (one more waiter than
+// before). It must be called from inside a synctest bubble.
+func startWaiter(t *testing.T, ctx context.Context, s *gate.Semaphore, n int) <-chan acquired {
+	t.Helper()
+	before := gate.SemaphoreWaiters(s)
+	ch := goAcquire(ctx, s, n)
+	synctest.Wait()
+	assertBlocked(t, ch)
+	if got := gate.SemaphoreWaiters(s); got != before+1 {
+		t.Fatalf("after starting AcquireN(%d): %d waiters, want %d", n, got, before+1)
+	}
+	return ch
+}
+
+// assertBlocked checks that the call behind ch has not returned.
+func assertBlocked(t *testing.T, ch <-chan acquired) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("call returned (count %d, err %v), want it still blocked", r.p.Count(), r.err)
+	default:
+	}
+}
+
+// result returns the result of the call behind ch, which must have returned
+// already (call synctest.Wait first).
+func result(t *testing.T, ch <-chan acquired) acquired {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	default:
+		t.Fatal("call still blocked, want it returned")
+		return acquired{}
+	}
+}
+
+// granted checks that the call behind ch returned a Permit of n permits.
+func granted(t *testing.T, ch <-chan acquired, n int) gate.Permit {
+	t.Helper()
+	r := result(t, ch)
+	if r.err != nil {
+		t.Fatalf("AcquireN: err %v, want a permit of %d", r.err, n)
+	}
+	if r.p.Count() != n {
+		t.Fatalf("AcquireN: permit of %d, want %d", r.p.Count(), n)
+	}
+	return r.p
+}
+
+// failed checks that the call behind ch returned exactly want and no permit.
+func failed(t *testing.T, ch <-chan acquired, want error) {
+	t.Helper()
+	r := result(t, ch)
+	if r.err != want || !errors.Is(r.err, want) {
+		t.Fatalf("AcquireN: err %v, want %v", r.err, want)
+	}
+	if r.p.Count() != 0 {
+		t.Fatalf("failed AcquireN returned a permit of %d", r.p.Count())
+	}
+}
+
+func wantAvailable(t *testing.T, s *gate.Semaphore, want int) {
+	t.Helper()
+	if got := s.Available(); got != want {
+		t.Fatalf("Available() = %d, want %d", got, want)
+	}
+}
+
+func wantWaiters(t *testing.T, s *gate.Semaphore, want int) {
+	t.Helper()
+	if got := gate.SemaphoreWaiters(s); got != want {
+		t.Fatalf("SemaphoreWaiters = %d, want %d", got, want)
+	}
+}
+
+func wantHeadGrant(t *testing.T, s *gate.Semaphore, want int) {
+	t.Helper()
+	if got := gate.SemaphoreHeadGrant(s); got != want {
+		t.Fatalf("SemaphoreHeadGrant = %d, want %d", got, want)
+	}
+}
+
+func mustTry(t *testing.T, s *gate.Semaphore, n int) gate.Permit {
+	t.Helper()
+	p, err := s.TryAcquireN(n)
+	if err != nil {
+		t.Fatalf("TryAcquireN(%d): %v", n, err)
+	}
+	if p.Count() != n {
+		t.Fatalf("TryAcquireN(%d): permit of %d", n, p.Count())
+	}
+	return p
+}
+
+func wantTryErr(t *testing.T, s *gate.Semaphore, n int, want error) {
+	t.Helper()
+	p, err := s.TryAcquireN(n)
+	if err != want {
+		t.Fatalf("TryAcquireN(%d): err %v, want %v", n, err, want)
+	}
+	if p.Count() != 0 {
+		t.Fatalf("failed TryAcquireN(%d) returned a permit of %d", n, p.Count())
+	}
+}
+
+// cancelledCtx returns a context that is already cancelled.
+func cancelledCtx(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	cancel()
+	return ctx
+}
+
+// panicMessage runs f and returns the message of its panic; ok is false if f
+// returned normally.
+func panicMessage(f func()) (msg string, ok bool) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		ok = true
+		if err, isErr := r.(error); isErr {
+			msg = err.Error()
+		} else {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return "", false
+}
+
+// mustPanicGate checks that f panics with a message starting with "gate: ".
+func mustPanicGate(t *testing.T, what string, f func()) {
+	t.Helper()
+	msg, ok := panicMessage(f)
+	if !ok {
+		t.Fatalf("%s did not panic", what)
+	}
+	if !strings.HasPrefix(msg, "gate: ") {
+		t.Fatalf("%s panicked with %q, want a message starting with %q", what, msg, "gate: ")
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Ports of tokio/tests/sync_semaphore.rs and tokio/tests/sync_semaphore_owned.rs.
+// (The owned variants are the same calls in Go. The *_in_async_context
+// variants test a Rust-runtime restriction that Go does not have.)
+
+// Ports sync_semaphore.rs::no_permits.
+func TestSemaphoreNoPermits(t *testing.T) {
+	s := gate.NewSemaphore(0)
+	wantAvailable(t, s, 0)
+	if s.IsClosed() {
+		t.Fatal("new semaphore is closed")
+	}
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+}
+
+// Ports sync_semaphore.rs::try_acquire and sync_semaphore_owned.rs::try_acquire.
+func TestSemaphoreTryAcquire(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	p1, err := s.TryAcquire()
+	if err != nil || p1.Count() != 1 {
+		t.Fatalf("first TryAcquire: %v, count %d", err, p1.Count())
+	}
+	if _, err := s.TryAcquire(); err != gate.ErrNoPermits {
+		t.Fatalf("second TryAcquire: err %v, want ErrNoPermits", err)
+	}
+	p1.Release()
+	p3, err := s.TryAcquire()
+	if err != nil || p3.Count() != 1 {
+		t.Fatalf("TryAcquire after Release: %v, count %d", err, p3.Count())
+	}
+}
+
+// Ports sync_semaphore_owned.rs::try_acquire_many.
+func TestSemaphoreTryAcquireMany(t *testing.T) {
+	s := gate.NewSemaphore(42)
+	p1 := mustTry(t, s, 42)
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+	p1.Release()
+	mustTry(t, s, 32)
+	mustTry(t, s, 10)
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+}
+
+// Ports sync_semaphore.rs::acquire and sync_semaphore_owned.rs::acquire: a
+// goroutine's Acquire completes once the held permit is released.
+func TestSemaphoreAcquireWaitsForRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(1)
+		p1 := mustTry(t, s, 1)
+		w := startWaiter(t, t.Context(), s, 1)
+		p1.Release()
+		synctest.Wait()
+		p2 := granted(t, w, 1)
+		wantAvailable(t, s, 0)
+		p2.Release()
+		wantAvailable(t, s, 1)
+	})
+}
+
+// Ports sync_semaphore_owned.rs::acquire_many: with 32 of 42 held, acquiring
+// 10 succeeds at once and acquiring 32 more waits until the 32 are released.
+func TestSemaphoreAcquireMany(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(42)
+		p32 := mustTry(t, s, 32)
+		p10, err := s.AcquireN(t.Context(), 10)
+		if err != nil || p10.Count() != 10 {
+			t.Fatalf("AcquireN(10): %v, count %d", err, p10.Count())
+		}
+		w := startWaiter(t, t.Context(), s, 32)
+		p32.Release()
+		synctest.Wait()
+		p := granted(t, w, 32)
+		p.Release()
+		p10.Release()
+		wantAvailable(t, s, 42)
+	})
+}
+
+// Ports sync_semaphore.rs::add_permits and sync_semaphore_owned.rs::add_permits:
+// AddPermits(1) wakes an Acquire on a 0-permit semaphore.
+func TestSemaphoreAddPermitsWakesWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		w := startWaiter(t, t.Context(), s, 1)
+		s.AddPermits(1)
+		synctest.Wait()
+		p := granted(t, w, 1)
+		wantAvailable(t, s, 0)
+		wantWaiters(t, s, 0)
+		p.Release()
+		wantAvailable(t, s, 1)
+	})
+}
+
+// Ports sync_semaphore.rs::add_permits_open.
+func TestSemaphoreAddPermitsOpen(t *testing.T) {
+	for size := range 4 {
+		for add := range 4 {
+			s := gate.NewSemaphore(size)
+			s.AddPermits(add)
+			if got := s.Available(); got != size+add {
+				t.Errorf("NewSemaphore(%d).AddPermits(%d): Available() = %d", size, add, got)
+			}
+			if s.IsClosed() {
+				t.Errorf("NewSemaphore(%d).AddPermits(%d): closed", size, add)
+			}
+		}
+	}
+}
+
+// Ports sync_semaphore.rs::add_permits_closed: AddPermits on a closed
+// semaphore still adds, and the semaphore stays closed.
+func TestSemaphoreAddPermitsClosed(t *testing.T) {
+	for size := range 4 {
+		for add := range 4 {
+			s := gate.NewSemaphore(size)
+			s.Close()
+			s.AddPermits(add)
+			if got := s.Available(); got != size+add {
+				t.Errorf("closed NewSemaphore(%d).AddPermits(%d): Available() = %d", size, add, got)
+			}
+			if !s.IsClosed() {
+				t.Errorf("closed NewSemaphore(%d).AddPermits(%d): reopened", size, add)
+			}
+			if _, err := s.TryAcquireN(0); err != gate.ErrClosed {
+				t.Errorf("closed NewSemaphore(%d).AddPermits(%d): TryAcquireN(0) err %v, want ErrClosed", size, add, err)
+			}
+		}
+	}
+}
+
+// Ports sync_semaphore.rs::forget and sync_semaphore_owned.rs::forget: a
+// forgotten permit never comes back.
+func TestSemaphorePermitForget(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	p := mustTry(t, s, 1)
+	wantAvailable(t, s, 0)
+	p.Forget()
+	if p.Count() != 0 {
+		t.Fatalf("Count() after Forget = %d, want 0", p.Count())
+	}
+	wantAvailable(t, s, 0)
+	p.Release() // p is empty now: nothing to return
+	wantAvailable(t, s, 0)
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+}
+
+// Ports sync_semaphore.rs::forget_open.
+func TestSemaphoreForgetPermitsOpen(t *testing.T) {
+	for size := range 4 {
+		for sub := range 4 {
+			s := gate.NewSemaphore(size)
+			got := s.ForgetPermits(sub)
+			want := max(size-sub, 0)
+			if s.Available() != want || got != size-want {
+				t.Errorf("NewSemaphore(%d).ForgetPermits(%d) = %d, Available() = %d; want %d, %d",
+					size, sub, got, s.Available(), size-want, want)
+			}
+			if s.IsClosed() {
+				t.Errorf("NewSemaphore(%d).ForgetPermits(%d): closed", size, sub)
+			}
+		}
+	}
+}
+
+// Ports sync_semaphore.rs::forget_closed (tokio #8021: forgetting permits
+// must not reopen a closed semaphore).
+func TestSemaphoreForgetPermitsClosed(t *testing.T) {
+	for size := range 4 {
+		for sub := range 4 {
+			s := gate.NewSemaphore(size)
+			s.Close()
+			got := s.ForgetPermits(sub)
+			want := max(size-sub, 0)
+			if s.Available() != want || got != size-want {
+				t.Errorf("closed NewSemaphore(%d).ForgetPermits(%d) = %d, Available() = %d; want %d, %d",
+					size, sub, got, s.Available(), size-want, want)
+			}
+			if !s.IsClosed() {
+				t.Errorf("closed NewSemaphore(%d).ForgetPermits(%d): reopened", size, sub)
+			}
+			if _, err := s.TryAcquireN(0); err != gate.ErrClosed {
+				t.Errorf("closed NewSemaphore(%d).ForgetPermits(%d): TryAcquireN(0) err %v, want ErrClosed", size, sub, err)
+			}
+		}
+	}
+}
+
+// Ports sync_semaphore.rs::merge and sync_semaphore_owned.rs::merge.
+func TestSemaphorePermitMerge(t *testing.T) {
+	s := gate.NewSemaphore(3)
+	p1 := mustTry(t, s, 1)
+	wantAvailable(t, s, 2)
+	p2 := mustTry(t, s, 2)
+	wantAvailable(t, s, 0)
+	p1.Merge(&p2)
+	if p1.Count() != 3 || p2.Count() != 0 {
+		t.Fatalf("after Merge: counts %d, %d; want 3, 0", p1.Count(), p2.Count())
+	}
+	wantAvailable(t, s, 0)
+	p2.Release() // empty: returns nothing
+	wantAvailable(t, s, 0)
+	p1.Release()
+	wantAvailable(t, s, 3)
+}
+
+// Ports sync_semaphore.rs::merge_unrelated_permits and
+// sync_semaphore_owned.rs::merge_unrelated_permits (and sync_panic.rs's
+// semaphore_merge_unrelated_permits): merging permits of two semaphores panics.
+func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
+	s1 := gate.NewSemaphore(3)
+	s2 := gate.NewSemaphore(3)
+	p1 := mustTry(t, s1, 1)
+	p2 := mustTry(t, s2, 1)
+	mustPanicGate(t, "Merge of permits of different semaphores", func() { p1.Merge(&p2) })
+	// An empty permit of another semaphore (Split(0)) is still from another
+	// semaphore.
+	p3 := mustTry(t, s2, 1)
+	empty, ok := p3.Split(0)
+	if !ok {
+		t.Fatal("Split(0) failed")
+	}
+	mustPanicGate(t, "Merge of an empty permit of another semaphore", func() { p1.Merge(&empty) })
+}
+
+// Ports sync_semaphore.rs::split.
+func TestSemaphorePermitSplit(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	p1 := mustTry(t, s, 3)
+	wantAvailable(t, s, 2)
+	p2, ok := p1.Split(1)
+	if !ok || p1.Count() != 2 || p2.Count() != 1 {
+		t.Fatalf("Split(1): ok %v, counts %d, %d; want true, 2, 1", ok, p1.Count(), p2.Count())
+	}
+	wantAvailable(t, s, 2)
+	p3, ok := p1.Split(0)
+	if !ok || p3.Count() != 0 || p1.Count() != 2 {
+		t.Fatalf("Split(0): ok %v, counts %d, %d; want true, 0, 2", ok, p3.Count(), p1.Count())
+	}
+	p1.Release()
+	wantAvailable(t, s, 4)
+	p4, ok := p2.Split(1)
+	if !ok || p2.Count() != 0 || p4.Count() != 1 {
+		t.Fatalf("Split(1) of 1: ok %v, counts %d, %d; want true, 0, 1", ok, p2.Count(), p4.Count())
+	}
+	if p, ok := p2.Split(1); ok || p.Count() != 0 || p2.Count() != 0 {
+		t.Fatalf("Split(1) of 0: ok %v, counts %d, %d; want false, 0, 0", ok, p.Count(), p2.Count())
+	}
+	p2.Release()
+	wantAvailable(t, s, 4)
+	p3.Release()
+	wantAvailable(t, s, 4)
+	p4.Release()
+	wantAvailable(t, s, 5)
+}
+
+// Ports sync_semaphore.rs::stress_test and sync_semaphore_owned.rs::stress_test:
+// 1000 goroutines acquire and release one of 5 permits; exactly 5 are left.
+func TestSemaphoreStress(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	var inUse, peak atomic.Int64
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			p, err := s.Acquire(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inUse.Add(1)
+			for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+			}
+			runtime.Gosched()
+			inUse.Add(-1)
+			p.Release()
+		})
+	}
+	wg.Wait()
+	if peak.Load() > 5 {
+		t.Fatalf("%d permits held at once, want at most 5", peak.Load())
+	}
+	wantAvailable(t, s, 5)
+	wantWaiters(t, s, 0)
+	for i := range 5 {
+		if _, err := s.TryAcquire(); err != nil {
+			t.Fatalf("TryAcquire #%d: %v", i+1, err)
+		}
+	}
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+}
+
+// Ports sync_semaphore.rs::add_max_amount_permits.
+func TestSemaphoreAddMaxAmountPermits(t *testing.T) {
+	s := gate.NewSemaphore(0)
+	s.AddPermits(gate.MaxPermits)
+	wantAvailable(t, s, gate.MaxPermits)
+	p := mustTry(t, s, gate.MaxPermits)
+	wantAvailable(t, s, 0)
+	p.Release()
+	wantAvailable(t, s, gate.MaxPermits)
+}
+
+// Ports sync_semaphore.rs::add_more_than_max_amount_permits1 and
+// add_more_than_max_amount_permits2: AddPermits past MaxPermits panics (and
+// adds nothing).
+func TestSemaphoreAddMoreThanMaxPermitsPanics(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	mustPanicGate(t, "NewSemaphore(1).AddPermits(MaxPermits)", func() { s.AddPermits(gate.MaxPermits) })
+	wantAvailable(t, s, 1)
+
+	s = gate.NewSemaphore(gate.MaxPermits - 1)
+	s.AddPermits(1)
+	wantAvailable(t, s, gate.MaxPermits)
+	mustPanicGate(t, "AddPermits(1) at MaxPermits", func() { s.AddPermits(1) })
+	wantAvailable(t, s, gate.MaxPermits)
+
+	s = gate.NewSemaphore(0)
+	mustPanicGate(t, "AddPermits(MaxPermits+1)", func() { s.AddPermits(gate.MaxPermits + 1) })
+	mustPanicGate(t, "AddPermits(math.MaxInt)", func() { s.AddPermits(math.MaxInt) })
+	wantAvailable(t, s, 0)
+}
+
+// Ports sync_semaphore.rs::panic_when_exceeds_maxpermits.
+func TestSemaphoreNewAboveMaxPermitsPanics(t *testing.T) {
+	mustPanicGate(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
+	mustPanicGate(t, "NewSemaphore(math.MaxInt)", func() { gate.NewSemaphore(math.MaxInt) })
+}
+
+// Ports sync_semaphore.rs::no_panic_at_maxpermits.
+func TestSemaphoreNoPanicAtMaxPermits(t *testing.T) {
+	s := gate.NewSemaphore(gate.MaxPermits)
+	wantAvailable(t, s, gate.MaxPermits)
+	s = gate.NewSemaphore(gate.MaxPermits - 1)
+	s.AddPermits(1)
+	wantAvailable(t, s, gate.MaxPermits)
+}
+
+// Ports sync_semaphore.rs::blocking_acquire and blocking_acquire_owned:
+// acquiring from another goroutine and releasing restores the count.
+func TestSemaphoreBlockingAcquire(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	done := make(chan error)
+	go func() {
+		p, err := s.Acquire(context.Background())
+		if err == nil {
+			if s.Available() != 0 {
+				err = fmt.Errorf("Available() = %d while held, want 0", s.Available())
+			}
+			p.Release()
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	wantAvailable(t, s, 1)
+}
+
+// Ports sync_semaphore.rs::blocking_acquire_waits_for_permit: a goroutine
+// blocks in Acquire until AddPermits.
+func TestSemaphoreBlockingAcquireWaitsForPermit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		w := startWaiter(t, t.Context(), s, 1)
+		synctest.Wait()
+		assertBlocked(t, w)
+		s.AddPermits(1)
+		synctest.Wait()
+		p := granted(t, w, 1)
+		p.Release()
+		wantAvailable(t, s, 1)
+	})
+}
+
+// Ports sync_semaphore.rs::blocking_acquire_many and
+// blocking_acquire_many_owned: 5 permits, AcquireN(3) from a goroutine leaves 2.
+func TestSemaphoreBlockingAcquireMany(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	r := <-goAcquire(context.Background(), s, 3)
+	if r.err != nil || r.p.Count() != 3 {
+		t.Fatalf("AcquireN(3): %v, count %d", r.err, r.p.Count())
+	}
+	wantAvailable(t, s, 2)
+	r.p.Release()
+	wantAvailable(t, s, 5)
+}
+
+// Ports sync_semaphore.rs::blocking_acquire_closed: every acquire variant
+// fails on a closed semaphore, permits available or not.
+func TestSemaphoreBlockingAcquireClosed(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	s.Close()
+	for _, n := range []int{1, 2, 5, 6} {
+		if r := <-goAcquire(context.Background(), s, n); r.err != gate.ErrClosed || r.p.Count() != 0 {
+			t.Errorf("AcquireN(%d) on closed: %v, count %d; want ErrClosed", n, r.err, r.p.Count())
+		}
+	}
+	if _, err := s.Acquire(context.Background()); err != gate.ErrClosed {
+		t.Errorf("Acquire on closed: %v, want ErrClosed", err)
+	}
+	wantAvailable(t, s, 5)
+}
+
+// ---------------------------------------------------------------------------
+// Ports of tokio/src/sync/tests/semaphore_batch.rs. (release_permits_at_drop
+// tests a waker that re-enters the semaphore on drop; Go has no wakers.)
+
+// Ports semaphore_batch.rs::poll_acquire_one_available.
+func TestSemaphoreAcquireOneAvailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(100)
+		wantAvailable(t, s, 100)
+		p, err := s.Acquire(t.Context())
+		if err != nil || p.Count() != 1 {
+			t.Fatalf("Acquire: %v, count %d", err, p.Count())
+		}
+		wantAvailable(t, s, 99)
+	})
+}
+
+// Ports semaphore_batch.rs::poll_acquire_many_available.
+func TestSemaphoreAcquireManyAvailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(100)
+		for _, want := range []int{95, 90} {
+			p, err := s.AcquireN(t.Context(), 5)
+			if err != nil || p.Count() != 5 {
+				t.Fatalf("AcquireN(5): %v, count %d", err, p.Count())
+			}
+			wantAvailable(t, s, want)
+		}
+	})
+}
+
+// Ports semaphore_batch.rs::try_acquire_one_available.
+func TestSemaphoreTryAcquireOneAvailable(t *testing.T) {
+	s := gate.NewSemaphore(100)
+	for _, want := range []int{99, 98} {
+		if p, err := s.TryAcquire(); err != nil || p.Count() != 1 {
+			t.Fatalf("TryAcquire: %v, count %d", err, p.Count())
+		}
+		wantAvailable(t, s, want)
+	}
+}
+
+// Ports semaphore_batch.rs::try_acquire_many_available.
+func TestSemaphoreTryAcquireManyAvailable(t *testing.T) {
+	s := gate.NewSemaphore(100)
+	mustTry(t, s, 5)
+	wantAvailable(t, s, 95)
+	mustTry(t, s, 5)
+	wantAvailable(t, s, 90)
+}
+
+// Ports semaphore_batch.rs::poll_acquire_one_unavailable.
+func TestSemaphoreAcquireOneUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(1)
+		p1, err := s.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAvailable(t, s, 0)
+		w := startWaiter(t, t.Context(), s, 1)
+		wantAvailable(t, s, 0)
+		p1.Release()
+		wantAvailable(t, s, 0) // went to the waiter, not to the count
+		synctest.Wait()
+		p2 := granted(t, w, 1)
+		wantAvailable(t, s, 0)
+		p2.Release()
+		wantAvailable(t, s, 1)
+	})
+}
+
+// Ports semaphore_batch.rs::poll_acquire_many_unavailable: with 4 free,
+// AcquireN(5) grabs the 4 (leaving 0), AcquireN(3) queues behind it; one
+// released permit completes only the 5-waiter, and the 3-waiter needs 1 and
+// then 2 more.
+func TestSemaphoreAcquireManyUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(5)
+		p1, err := s.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAvailable(t, s, 4)
+
+		w5 := startWaiter(t, t.Context(), s, 5)
+		wantAvailable(t, s, 0)
+		wantHeadGrant(t, s, 4)
+
+		w3 := startWaiter(t, t.Context(), s, 3)
+		wantAvailable(t, s, 0)
+
+		p1.Release()
+		wantAvailable(t, s, 0)
+		synctest.Wait()
+		p5 := granted(t, w5, 5)
+		assertBlocked(t, w3)
+		wantAvailable(t, s, 0)
+		wantWaiters(t, s, 1)
+		wantHeadGrant(t, s, 0)
+
+		one, _ := p5.Split(1)
+		one.Release()
+		synctest.Wait()
+		assertBlocked(t, w3)
+		wantAvailable(t, s, 0)
+		wantHeadGrant(t, s, 1)
+
+		two, _ := p5.Split(2)
+		two.Release()
+		synctest.Wait()
+		p3 := granted(t, w3, 3)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 0)
+
+		p5.Release()
+		p3.Release()
+		wantAvailable(t, s, 5)
+	})
+}
+
+// Ports semaphore_batch.rs::try_acquire_one_unavailable.
+func TestSemaphoreTryAcquireOneUnavailable(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	p := mustTry(t, s, 1)
+	wantAvailable(t, s, 0)
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+	p.Release()
+	wantAvailable(t, s, 1)
+	p = mustTry(t, s, 1)
+	p.Release()
+	wantAvailable(t, s, 1)
+}
+
+// Ports semaphore_batch.rs::try_acquire_many_unavailable.
+func TestSemaphoreTryAcquireManyUnavailable(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	p1 := mustTry(t, s, 1)
+	wantAvailable(t, s, 4)
+	wantTryErr(t, s, 5, gate.ErrNoPermits)
+	wantAvailable(t, s, 4) // a failed TryAcquireN takes nothing
+	p1.Release()
+	wantAvailable(t, s, 5)
+	p5 := mustTry(t, s, 5)
+	a, _ := p5.Split(1)
+	a.Release()
+	wantAvailable(t, s, 1)
+	b, _ := p5.Split(1)
+	b.Release()
+	wantAvailable(t, s, 2)
+}
+
+// Ports semaphore_batch.rs::poll_acquire_one_zero_permits.
+func TestSemaphoreAcquireOneZeroPermits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		wantAvailable(t, s, 0)
+		w := startWaiter(t, t.Context(), s, 1)
+		s.AddPermits(1)
+		synctest.Wait()
+		granted(t, w, 1)
+		wantAvailable(t, s, 0)
+	})
+}
+
+// Ports semaphore_batch.rs::max_permits_doesnt_panic.
+func TestSemaphoreMaxPermitsDoesntPanic(t *testing.T) {
+	if msg, ok := panicMessage(func() { gate.NewSemaphore(gate.MaxPermits) }); ok {
+		t.Fatalf("NewSemaphore(MaxPermits) panicked: %s", msg)
+	}
+	if gate.MaxPermits != 1<<61-1 {
+		t.Fatalf("MaxPermits = %d, want 2^61-1", gate.MaxPermits)
+	}
+}
+
+// Ports semaphore_batch.rs::validates_max_permits.
+func TestSemaphoreValidatesMaxPermits(t *testing.T) {
+	mustPanicGate(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
+}
+
+// Ports semaphore_batch.rs::try_acquire_validates_max_permits,
+// acquire_validates_max_permits and acquire_validates_top_bit_permits. tokio
+// panics; gate's contract is ErrTooMany, at once, without queueing.
+func TestSemaphoreRequestAboveMaxPermits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, s := range []*gate.Semaphore{gate.NewSemaphore(0), gate.NewSemaphore(gate.MaxPermits)} {
+			for _, n := range []int{gate.MaxPermits + 1, 1 << 62, math.MaxInt} {
+				wantTryErr(t, s, n, gate.ErrTooMany)
+				// Called on the bubble's main goroutine: if it waited, the
+				// bubble would deadlock and the test fail.
+				for _, ctx := range []context.Context{t.Context(), cancelledCtx(t.Context())} {
+					p, err := s.AcquireN(ctx, n)
+					if err != gate.ErrTooMany || p.Count() != 0 {
+						t.Fatalf("AcquireN(%d): %v, count %d; want ErrTooMany", n, err, p.Count())
+					}
+				}
+				wantWaiters(t, s, 0)
+			}
+		}
+	})
+}
+
+// Ports semaphore_batch.rs::close_semaphore_prevents_acquire: acquires on a
+// closed semaphore fail and the count is unchanged.
+func TestSemaphoreClosePreventsAcquire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(5)
+		s.Close()
+		if !s.IsClosed() {
+			t.Fatal("IsClosed() = false after Close")
+		}
+		wantAvailable(t, s, 5)
+		for range 2 {
+			p, err := s.Acquire(t.Context())
+			if err != gate.ErrClosed || p.Count() != 0 {
+				t.Fatalf("Acquire on closed: %v, count %d; want ErrClosed", err, p.Count())
+			}
+			wantAvailable(t, s, 5)
+		}
+		if _, err := s.TryAcquire(); err != gate.ErrClosed {
+			t.Fatalf("TryAcquire on closed: %v, want ErrClosed", err)
+		}
+		wantAvailable(t, s, 5)
+	})
+}
+
+// Ports semaphore_batch.rs::close_semaphore_notifies_permit1.
+func TestSemaphoreCloseNotifiesWaiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		w := startWaiter(t, t.Context(), s, 1)
+		s.Close()
+		synctest.Wait()
+		failed(t, w, gate.ErrClosed)
+		wantWaiters(t, s, 0)
+	})
+}
+
+// Ports semaphore_batch.rs::close_semaphore_notifies_permit2: Close wakes
+// every waiter with ErrClosed; held permits still go back afterwards.
+func TestSemaphoreCloseNotifiesWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(2)
+		p1, err1 := s.Acquire(t.Context())
+		p2, err2 := s.Acquire(t.Context())
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		w3 := startWaiter(t, t.Context(), s, 1)
+		w4 := startWaiter(t, t.Context(), s, 1)
+		s.Close()
+		synctest.Wait()
+		failed(t, w3, gate.ErrClosed)
+		failed(t, w4, gate.ErrClosed)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 0)
+		p1.Release()
+		wantAvailable(t, s, 1)
+		if _, err := s.Acquire(t.Context()); err != gate.ErrClosed {
+			t.Fatalf("Acquire after Close: %v, want ErrClosed", err)
+		}
+		p2.Release()
+		wantAvailable(t, s, 2)
+	})
+}
+
+// Ports semaphore_batch.rs::cancel_acquire_releases_permits: a cancelled
+// AcquireN(8) that had collected 6 permits gives the 6 back.
+func TestSemaphoreCancelReleasesPartialGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(10)
+		mustTry(t, s, 4)
+		wantAvailable(t, s, 6)
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWaiter(t, ctx, s, 8)
+		wantAvailable(t, s, 0)
+		wantHeadGrant(t, s, 6)
+		cancel()
+		synctest.Wait()
+		failed(t, w, context.Canceled)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 6)
+		mustTry(t, s, 6)
+	})
+}
+
+// Ports semaphore_batch.rs::forget_permits_basic.
+func TestSemaphoreForgetPermitsBasic(t *testing.T) {
+	s := gate.NewSemaphore(10)
+	if got := s.ForgetPermits(4); got != 4 {
+		t.Fatalf("ForgetPermits(4) = %d, want 4", got)
+	}
+	wantAvailable(t, s, 6)
+	if got := s.ForgetPermits(10); got != 6 {
+		t.Fatalf("ForgetPermits(10) = %d, want 6", got)
+	}
+	wantAvailable(t, s, 0)
+	if got := s.ForgetPermits(1); got != 0 {
+		t.Fatalf("ForgetPermits(1) on empty = %d, want 0", got)
+	}
+}
+
+// Ports semaphore_batch.rs::update_permits_many_times: AcquireN(7) on 5
+// collects them, completes when 5 more come, and leaves 3.
+func TestSemaphoreUpdatePermitsManyTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(5)
+		w := startWaiter(t, t.Context(), s, 7)
+		wantHeadGrant(t, s, 5)
+		s.AddPermits(5)
+		synctest.Wait()
+		granted(t, w, 7)
+		wantAvailable(t, s, 3)
+		if got := s.ForgetPermits(3); got != 3 {
+			t.Fatalf("ForgetPermits(3) = %d, want 3", got)
+		}
+		wantAvailable(t, s, 0)
+	})
+}
+
+// ---------------------------------------------------------------------------
+// The rules of API.md for Semaphore and Permit.
+
+// Waiters are served in the order they started waiting.
+func TestSemaphoreFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		var ws []<-chan acquired
+		for range 5 {
+			ws = append(ws, startWaiter(t, t.Context(), s, 1))
+		}
+		for i := range ws {
+			s.AddPermits(1)
+			synctest.Wait()
+			granted(t, ws[i], 1)
+			for _, w := range ws[i+1:] {
+				assertBlocked(t, w)
+			}
+			wantWaiters(t, s, len(ws)-i-1)
+			wantAvailable(t, s, 0)
+		}
+	})
+}
+
+// FIFO by request: permits go to the oldest waiter first, whatever the sizes
+// of the requests behind it, and each batch completes a prefix of the queue.
+func TestSemaphoreFIFOMixedRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		wA := startWaiter(t, t.Context(), s, 3)
+		wB := startWaiter(t, t.Context(), s, 1)
+		wC := startWaiter(t, t.Context(), s, 2)
+		wD := startWaiter(t, t.Context(), s, 1)
+
+		s.AddPermits(1) // to A, which still needs 2
+		synctest.Wait()
+		assertBlocked(t, wA)
+		assertBlocked(t, wB)
+		wantHeadGrant(t, s, 1)
+
+		s.AddPermits(2) // completes A only
+		synctest.Wait()
+		granted(t, wA, 3)
+		assertBlocked(t, wB)
+		wantHeadGrant(t, s, 0)
+		wantWaiters(t, s, 3)
+
+		s.AddPermits(3) // completes B and C; D gets nothing
+		synctest.Wait()
+		granted(t, wB, 1)
+		granted(t, wC, 2)
+		assertBlocked(t, wD)
+		wantHeadGrant(t, s, 0)
+		wantAvailable(t, s, 0)
+
+		s.AddPermits(2) // completes D; 1 left over
+		synctest.Wait()
+		granted(t, wD, 1)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 1)
+	})
+}
+
+// No barging: a permit released while a goroutine waits goes to it, not to a
+// TryAcquire (or Acquire) that comes right after the release.
+func TestSemaphoreNoBarging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(1)
+		p := mustTry(t, s, 1)
+		w := startWaiter(t, t.Context(), s, 1)
+		p.Release()
+		// The waiter has not even run yet.
+		wantTryErr(t, s, 1, gate.ErrNoPermits)
+		newcomer := goAcquire(t.Context(), s, 1)
+		synctest.Wait()
+		pw := granted(t, w, 1)
+		assertBlocked(t, newcomer)
+		wantWaiters(t, s, 1)
+
+		pw.Release()
+		synctest.Wait()
+		granted(t, newcomer, 1)
+		wantAvailable(t, s, 0)
+	})
+}
+
+// No barging with a partial grant: while the head still needs permits, a
+// release feeds the head and TryAcquire of what was released fails.
+func TestSemaphoreNoBargingPartialGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(3)
+		held := mustTry(t, s, 3)
+		w := startWaiter(t, t.Context(), s, 2)
+		one, _ := held.Split(1)
+		one.Release()
+		wantTryErr(t, s, 1, gate.ErrNoPermits)
+		wantAvailable(t, s, 0)
+		synctest.Wait()
+		assertBlocked(t, w)
+		wantHeadGrant(t, s, 1)
+		wantTryErr(t, s, 1, gate.ErrNoPermits)
+
+		held.Release() // 2 more: 1 completes w, 1 is left over
+		synctest.Wait()
+		granted(t, w, 2)
+		wantAvailable(t, s, 1)
+	})
+}
+
+// A large request at the head blocks smaller ones behind it even when there
+// are enough permits for them: no starvation of large requests.
+func TestSemaphoreLargeHeadBlocksSmaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(4)
+		held := mustTry(t, s, 4)
+		wBig := startWaiter(t, t.Context(), s, 3)
+		wSmall := startWaiter(t, t.Context(), s, 1)
+
+		two, _ := held.Split(2)
+		two.Release()
+		synctest.Wait()
+		assertBlocked(t, wBig)
+		assertBlocked(t, wSmall) // 2 permits were returned, but the head is first
+		wantHeadGrant(t, s, 2)
+		wantAvailable(t, s, 0)
+
+		one, _ := held.Split(1)
+		one.Release()
+		synctest.Wait()
+		pBig := granted(t, wBig, 3)
+		assertBlocked(t, wSmall)
+
+		held.Release()
+		synctest.Wait()
+		pSmall := granted(t, wSmall, 1)
+		wantAvailable(t, s, 0)
+		pBig.Release()
+		pSmall.Release()
+		wantAvailable(t, s, 4)
+	})
+}
+
+// A newcomer whose small request would fit queues behind a waiting large
+// request instead of taking the permits.
+func TestSemaphoreNewcomerQueuesBehindLargeRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(2)
+		wBig := startWaiter(t, t.Context(), s, 5) // takes the 2 as a partial grant
+		wantHeadGrant(t, s, 2)
+		wantAvailable(t, s, 0)
+		wantTryErr(t, s, 1, gate.ErrNoPermits)
+		wSmall := startWaiter(t, t.Context(), s, 1)
+		s.AddPermits(4)
+		synctest.Wait()
+		granted(t, wBig, 5)
+		granted(t, wSmall, 1)
+		wantAvailable(t, s, 0)
+	})
+}
+
+// A call that can complete without waiting completes whatever the state of
+// ctx.
+func TestSemaphoreDoneCtxNoWaitSucceeds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+		defer cancel()
+		for _, ctx := range []context.Context{cancelledCtx(t.Context()), expired} {
+			s := gate.NewSemaphore(3)
+			p1, err := s.Acquire(ctx)
+			if err != nil || p1.Count() != 1 {
+				t.Fatalf("Acquire with done ctx and a free permit: %v, count %d", err, p1.Count())
+			}
+			p2, err := s.AcquireN(ctx, 2)
+			if err != nil || p2.Count() != 2 {
+				t.Fatalf("AcquireN(2) with done ctx and 2 free: %v, count %d", err, p2.Count())
+			}
+			wantAvailable(t, s, 0)
+			// AcquireN(0) never waits, not even behind a queue.
+			w := startWaiter(t, t.Context(), s, 1)
+			p0, err := s.AcquireN(ctx, 0)
+			if err != nil || p0.Count() != 0 {
+				t.Fatalf("AcquireN(0) with done ctx: %v, count %d", err, p0.Count())
+			}
+			p1.Release()
+			synctest.Wait()
+			granted(t, w, 1)
+		}
+	})
+}
+
+// A call that would have to wait with a done ctx returns ctx.Err() at once
+// and has no effect: no partial grant taken, no place in the queue.
+func TestSemaphoreDoneCtxWouldWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+		defer cancel()
+		for _, tc := range []struct {
+			ctx  context.Context
+			want error
+		}{
+			{cancelledCtx(t.Context()), context.Canceled},
+			{expired, context.DeadlineExceeded},
+		} {
+			s := gate.NewSemaphore(2)
+			p, err := s.AcquireN(tc.ctx, 3) // would take 2 as a partial grant
+			if err != tc.want || p.Count() != 0 {
+				t.Fatalf("AcquireN(3) of 2 with done ctx: %v, count %d; want %v", err, p.Count(), tc.want)
+			}
+			wantAvailable(t, s, 2)
+			wantWaiters(t, s, 0)
+
+			// Behind a queue, even a request that fits must wait.
+			w := startWaiter(t, t.Context(), s, 3)
+			if p, err := s.Acquire(tc.ctx); err != tc.want || p.Count() != 0 {
+				t.Fatalf("Acquire behind a queue with done ctx: %v, count %d; want %v", err, p.Count(), tc.want)
+			}
+			wantWaiters(t, s, 1)
+			wantHeadGrant(t, s, 2)
+			s.AddPermits(1)
+			synctest.Wait()
+			granted(t, w, 3)
+		}
+	})
+}
+
+// A waiting call whose ctx ends returns ctx.Err() itself (== and errors.Is),
+// holds nothing, and leaves the queue; the waiters around it keep their order.
+func TestSemaphoreCancelWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		w1 := startWaiter(t, t.Context(), s, 1)
+		ctx2, cancel2 := context.WithCancelCause(t.Context())
+		w2 := startWaiter(t, ctx2, s, 1)
+		w3 := startWaiter(t, t.Context(), s, 1)
+
+		cancel2(errors.New("some cause"))
+		synctest.Wait()
+		failed(t, w2, context.Canceled) // ctx.Err(), not the cause
+		assertBlocked(t, w1)
+		assertBlocked(t, w3)
+		wantWaiters(t, s, 2)
+		wantAvailable(t, s, 0)
+
+		s.AddPermits(1)
+		synctest.Wait()
+		granted(t, w1, 1)
+		assertBlocked(t, w3)
+		s.AddPermits(1)
+		synctest.Wait()
+		granted(t, w3, 1)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 0)
+	})
+}
+
+// A cancelled head waiter's partial grant goes to the next waiters in FIFO
+// order, the first one that cannot be filled keeping the rest.
+func TestSemaphoreCancelPassesPartialGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(10)
+		held := mustTry(t, s, 4)
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		w1 := startWaiter(t, ctx1, s, 8) // collects 6
+		w2 := startWaiter(t, t.Context(), s, 5)
+		w3 := startWaiter(t, t.Context(), s, 2)
+		wantHeadGrant(t, s, 6)
+
+		cancel1()
+		synctest.Wait()
+		failed(t, w1, context.Canceled)
+		p2 := granted(t, w2, 5)
+		assertBlocked(t, w3)
+		wantHeadGrant(t, s, 1)
+		wantAvailable(t, s, 0)
+		wantWaiters(t, s, 1)
+
+		held.Release() // 1 completes w3, 3 left
+		synctest.Wait()
+		p3 := granted(t, w3, 2)
+		wantAvailable(t, s, 3)
+		p2.Release()
+		p3.Release()
+		wantAvailable(t, s, 10)
+	})
+}
+
+// Cancelling the last waiter with a partial grant returns it to the count and
+// reopens the fast path.
+func TestSemaphoreCancelLastWaiterRestoresCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(3)
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWaiter(t, ctx, s, 4)
+		wantAvailable(t, s, 0)
+		cancel()
+		synctest.Wait()
+		failed(t, w, context.Canceled)
+		wantAvailable(t, s, 3)
+		p := mustTry(t, s, 3)
+		p.Release()
+		wantAvailable(t, s, 3)
+	})
+}
+
+// A context deadline fires on the bubble's clock, exactly: a 1-hour timeout
+// returns context.DeadlineExceeded after exactly 1 hour, not before, and the
+// waiter's partial grant goes back.
+func TestSemaphoreDeadlineExact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(2)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		type timed struct {
+			err     error
+			elapsed time.Duration
+		}
+		done := make(chan timed, 1)
+		go func() {
+			p, err := s.AcquireN(ctx, 3)
+			if p.Count() != 0 {
+				err = fmt.Errorf("failed AcquireN holds %d permits", p.Count())
+			}
+			done <- timed{err, time.Since(start)}
+		}()
+		synctest.Wait()
+		wantWaiters(t, s, 1)
+		wantHeadGrant(t, s, 2)
+
+		<-time.After(time.Hour - time.Nanosecond)
+		synctest.Wait()
+		select {
+		case r := <-done:
+			t.Fatalf("AcquireN returned %v after %v, before its 1h deadline", r.err, r.elapsed)
+		default:
+		}
+
+		r := <-done
+		if r.err != context.DeadlineExceeded || !errors.Is(r.err, context.DeadlineExceeded) {
+			t.Fatalf("AcquireN: %v, want context.DeadlineExceeded", r.err)
+		}
+		if r.elapsed != time.Hour {
+			t.Fatalf("deadline fired after %v, want exactly %v", r.elapsed, time.Hour)
+		}
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 2)
+	})
+}
+
+// A waiter with a deadline that is granted before it fires succeeds, and the
+// later deadline has no effect.
+func TestSemaphoreDeadlineGrantedBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		w := startWaiter(t, ctx, s, 2)
+		<-time.After(30 * time.Minute)
+		s.AddPermits(2)
+		synctest.Wait()
+		p := granted(t, w, 2)
+		<-time.After(time.Hour)
+		synctest.Wait()
+		wantAvailable(t, s, 0)
+		p.Release()
+		wantAvailable(t, s, 2)
+	})
+}
+
+// AcquireN(0) and TryAcquireN(0) succeed at once, even behind a queue, unless
+// the semaphore is closed.
+func TestSemaphoreAcquireZero(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		w := startWaiter(t, t.Context(), s, 1)
+		p, err := s.AcquireN(t.Context(), 0)
+		if err != nil || p.Count() != 0 {
+			t.Fatalf("AcquireN(0) behind a queue: %v, count %d", err, p.Count())
+		}
+		p.Release()
+		if p, err := s.TryAcquireN(0); err != nil || p.Count() != 0 {
+			t.Fatalf("TryAcquireN(0) behind a queue: %v, count %d", err, p.Count())
+		}
+		wantWaiters(t, s, 1)
+
+		s.Close()
+		synctest.Wait()
+		failed(t, w, gate.ErrClosed)
+		if p, err := s.AcquireN(t.Context(), 0); err != gate.ErrClosed || p.Count() != 0 {
+			t.Fatalf("AcquireN(0) on closed: %v, count %d; want ErrClosed", err, p.Count())
+		}
+		if p, err := s.AcquireN(cancelledCtx(t.Context()), 0); err != gate.ErrClosed || p.Count() != 0 {
+			t.Fatalf("AcquireN(0) on closed with done ctx: %v, count %d; want ErrClosed", err, p.Count())
+		}
+		wantTryErr(t, s, 0, gate.ErrClosed)
+	})
+}
+
+// TryAcquireN reports ErrClosed first, then ErrTooMany, then ErrNoPermits, and
+// takes nothing on error.
+func TestSemaphoreTryAcquireNErrorOrder(t *testing.T) {
+	s := gate.NewSemaphore(1)
+	wantTryErr(t, s, gate.MaxPermits+1, gate.ErrTooMany)
+	wantTryErr(t, s, math.MaxInt, gate.ErrTooMany)
+	wantTryErr(t, s, gate.MaxPermits, gate.ErrNoPermits)
+	wantTryErr(t, s, 2, gate.ErrNoPermits)
+	wantAvailable(t, s, 1)
+
+	s.Close()
+	wantTryErr(t, s, gate.MaxPermits+1, gate.ErrClosed)
+	wantTryErr(t, s, math.MaxInt, gate.ErrClosed)
+	wantTryErr(t, s, 2, gate.ErrClosed)
+	wantTryErr(t, s, 1, gate.ErrClosed) // even with the permit available
+	wantTryErr(t, s, 0, gate.ErrClosed)
+	if _, err := s.TryAcquire(); err != gate.ErrClosed {
+		t.Fatalf("TryAcquire on closed: %v, want ErrClosed", err)
+	}
+	wantAvailable(t, s, 1)
+}
+
+// AddPermits serves the queued waiters first, oldest first, and only the rest
+// becomes available.
+func TestSemaphoreAddPermitsFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		wA := startWaiter(t, t.Context(), s, 2)
+		wB := startWaiter(t, t.Context(), s, 1)
+		wC := startWaiter(t, t.Context(), s, 3)
+		wD := startWaiter(t, t.Context(), s, 1)
+
+		s.AddPermits(3)
+		wantAvailable(t, s, 0)
+		synctest.Wait()
+		granted(t, wA, 2)
+		granted(t, wB, 1)
+		assertBlocked(t, wC)
+		assertBlocked(t, wD)
+		wantHeadGrant(t, s, 0)
+
+		s.AddPermits(2)
+		synctest.Wait()
+		assertBlocked(t, wC)
+		assertBlocked(t, wD) // 1 request fits in 2, but C is first
+		wantHeadGrant(t, s, 2)
+		wantAvailable(t, s, 0)
+
+		s.AddPermits(3) // 1 to C, 1 to D, 1 left
+		synctest.Wait()
+		granted(t, wC, 3)
+		granted(t, wD, 1)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 1)
+	})
+}
+
+// ForgetPermits takes only available permits: with a queue it removes nothing
+// and leaves the head's partial grant alone.
+func TestSemaphoreForgetPermitsWithWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(2)
+		w := startWaiter(t, t.Context(), s, 3)
+		if got := s.ForgetPermits(5); got != 0 {
+			t.Fatalf("ForgetPermits(5) with a queue = %d, want 0", got)
+		}
+		wantHeadGrant(t, s, 2)
+		s.AddPermits(1)
+		synctest.Wait()
+		p := granted(t, w, 3)
+		p.Release()
+		wantAvailable(t, s, 3)
+		if got := s.ForgetPermits(0); got != 0 {
+			t.Fatalf("ForgetPermits(0) = %d, want 0", got)
+		}
+		wantAvailable(t, s, 3)
+	})
+}
+
+// Close wakes every waiter with ErrClosed and returns the head's partial
+// grant to the count; later acquires fail; Close is idempotent.
+func TestSemaphoreCloseReturnsPartialGrants(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(5)
+		held := mustTry(t, s, 1)
+		w5 := startWaiter(t, t.Context(), s, 5) // collects 4
+		w3 := startWaiter(t, t.Context(), s, 3)
+		w1 := startWaiter(t, t.Context(), s, 1)
+		wantHeadGrant(t, s, 4)
+		wantAvailable(t, s, 0)
+
+		s.Close()
+		synctest.Wait()
+		failed(t, w5, gate.ErrClosed)
+		failed(t, w3, gate.ErrClosed)
+		failed(t, w1, gate.ErrClosed)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 4)
+		if p, err := s.Acquire(t.Context()); err != gate.ErrClosed || p.Count() != 0 {
+			t.Fatalf("Acquire after Close: %v, count %d; want ErrClosed", err, p.Count())
+		}
+		wantAvailable(t, s, 4)
+
+		s.Close()
+		if !s.IsClosed() {
+			t.Fatal("not closed after second Close")
+		}
+		wantAvailable(t, s, 4)
+		held.Release()
+		wantAvailable(t, s, 5)
+	})
+}
+
+// Permits held at Close may be released afterwards; they go back to the count
+// and the semaphore stays closed.
+func TestSemaphoreReleaseAfterClose(t *testing.T) {
+	s := gate.NewSemaphore(3)
+	p := mustTry(t, s, 2)
+	s.Close()
+	wantAvailable(t, s, 1)
+	a, _ := p.Split(1)
+	a.Release()
+	wantAvailable(t, s, 2)
+	p.Release()
+	wantAvailable(t, s, 3)
+	if !s.IsClosed() {
+		t.Fatal("Release reopened the semaphore")
+	}
+	wantTryErr(t, s, 1, gate.ErrClosed)
+}
+
+// The zero Semaphore is open, has 0 permits and works.
+func TestSemaphoreZeroValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s gate.Semaphore
+		wantAvailable(t, &s, 0)
+		if s.IsClosed() {
+			t.Fatal("zero Semaphore is closed")
+		}
+		wantTryErr(t, &s, 1, gate.ErrNoPermits)
+		if p, err := s.TryAcquireN(0); err != nil || p.Count() != 0 {
+			t.Fatalf("TryAcquireN(0): %v, count %d", err, p.Count())
+		}
+		w := startWaiter(t, t.Context(), &s, 1)
+		s.AddPermits(2)
+		synctest.Wait()
+		p := granted(t, w, 1)
+		wantAvailable(t, &s, 1)
+		p.Release()
+		wantAvailable(t, &s, 2)
+		if got := s.ForgetPermits(1); got != 1 {
+			t.Fatalf("ForgetPermits(1) = %d", got)
+		}
+		s.Close()
+		wantTryErr(t, &s, 1, gate.ErrClosed)
+		wantAvailable(t, &s, 1)
+	})
+}
+
+// Release returns the permits once: a second Release of the same variable
+// does nothing, and Count is 0 afterwards. The zero Permit's Release does
+// nothing.
+func TestSemaphorePermitReleaseIdempotent(t *testing.T) {
+	s := gate.NewSemaphore(3)
+	p := mustTry(t, s, 2)
+	if p.Count() != 2 {
+		t.Fatalf("Count() = %d, want 2", p.Count())
+	}
+	p.Release()
+	if p.Count() != 0 {
+		t.Fatalf("Count() after Release = %d, want 0", p.Count())
+	}
+	wantAvailable(t, s, 3)
+	p.Release()
+	wantAvailable(t, s, 3)
+
+	var zero gate.Permit
+	if zero.Count() != 0 {
+		t.Fatalf("zero Permit Count() = %d", zero.Count())
+	}
+	zero.Release()
+	zero.Forget()
+	if p, ok := zero.Split(0); !ok || p.Count() != 0 {
+		t.Fatalf("zero Permit Split(0): %v, %d", ok, p.Count())
+	}
+	if _, ok := zero.Split(1); ok {
+		t.Fatal("zero Permit Split(1) succeeded")
+	}
+}
+
+// Forget drops the permits for good: the capacity shrinks by Count, Release
+// afterwards returns nothing.
+func TestSemaphorePermitForgetShrinks(t *testing.T) {
+	s := gate.NewSemaphore(5)
+	p := mustTry(t, s, 3)
+	p.Forget()
+	p.Release()
+	wantAvailable(t, s, 2)
+	q := mustTry(t, s, 2)
+	q.Release()
+	wantAvailable(t, s, 2)
+}
+
+// Merge with zero Permits: a zero Permit takes on the other's semaphore;
+// merging a zero Permit changes nothing.
+func TestSemaphorePermitMergeZero(t *testing.T) {
+	s := gate.NewSemaphore(4)
+	p := mustTry(t, s, 3)
+	var zero gate.Permit
+	p.Merge(&zero)
+	if p.Count() != 3 || zero.Count() != 0 {
+		t.Fatalf("Merge(zero): counts %d, %d; want 3, 0", p.Count(), zero.Count())
+	}
+	var z gate.Permit
+	z.Merge(&p)
+	if z.Count() != 3 || p.Count() != 0 {
+		t.Fatalf("zero.Merge(p): counts %d, %d; want 3, 0", z.Count(), p.Count())
+	}
+	wantAvailable(t, s, 1)
+	z.Release()
+	wantAvailable(t, s, 4)
+	p.Release()
+	wantAvailable(t, s, 4)
+
+	// A Permit that got its semaphore from a Merge still refuses another one.
+	other := gate.NewSemaphore(1)
+	q := mustTry(t, other, 1)
+	var z2 gate.Permit
+	r := mustTry(t, s, 1)
+	z2.Merge(&r)
+	mustPanicGate(t, "Merge into a merged zero Permit from another semaphore", func() { z2.Merge(&q) })
+}
+
+// Every negative count panics with a message starting with "gate: ", and the
+// semaphore is unchanged.
+func TestSemaphoreNegativeCountsPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(2)
+		p := mustTry(t, s, 1)
+		var zero gate.Permit
+		closed := gate.NewSemaphore(1)
+		closed.Close()
+		ctx := t.Context()
+		for _, tc := range []struct {
+			what string
+			f    func()
+		}{
+			{"NewSemaphore(-1)", func() { gate.NewSemaphore(-1) }},
+			{"NewSemaphore(math.MinInt)", func() { gate.NewSemaphore(math.MinInt) }},
+			{"NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) }},
+			{"AcquireN(-1)", func() { s.AcquireN(ctx, -1) }},
+			{"AcquireN(math.MinInt)", func() { s.AcquireN(ctx, math.MinInt) }},
+			{"AcquireN(-1) with done ctx", func() { s.AcquireN(cancelledCtx(ctx), -1) }},
+			{"AcquireN(-1) on closed", func() { closed.AcquireN(ctx, -1) }},
+			{"TryAcquireN(-1)", func() { s.TryAcquireN(-1) }},
+			{"TryAcquireN(-1) on closed", func() { closed.TryAcquireN(-1) }},
+			{"AddPermits(-1)", func() { s.AddPermits(-1) }},
+			{"ForgetPermits(-1)", func() { s.ForgetPermits(-1) }},
+			{"Permit.Split(-1)", func() { p.Split(-1) }},
+			{"zero Permit.Split(-1)", func() { zero.Split(-1) }},
+		} {
+			mustPanicGate(t, tc.what, tc.f)
+		}
+		wantAvailable(t, s, 1)
+		wantWaiters(t, s, 0)
+		if p.Count() != 1 {
+			t.Fatalf("Split(-1) changed the permit: Count() = %d", p.Count())
+		}
+		wantAvailable(t, closed, 1)
+	})
+}
+
+// A waiter granted its permits at the moment its ctx ends loses nothing:
+// either it returns with the permits, or it returns ctx.Err() and the permits
+// go to the next waiter or back to the count.
+func TestSemaphoreGrantedWhileCancelled(t *testing.T) {
+	outcomes := map[string]int{}
+	for i := range 400 {
+		// w1 asks for need permits and holds need-1 of them as a partial
+		// grant when the last one and the cancellation race.
+		need := 1 + i%3
+		synctest.Test(t, func(t *testing.T) {
+			s := gate.NewSemaphore(need - 1)
+			ctx1, cancel1 := context.WithCancel(t.Context())
+			w1 := startWaiter(t, ctx1, s, need)
+			w2 := startWaiter(t, t.Context(), s, 1)
+			wantHeadGrant(t, s, need-1)
+
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			if i%2 == 0 {
+				wg.Go(func() { <-start; cancel1() })
+				wg.Go(func() { <-start; s.AddPermits(1) })
+			} else {
+				wg.Go(func() { <-start; s.AddPermits(1) })
+				wg.Go(func() { <-start; cancel1() })
+			}
+			close(start)
+			wg.Wait()
+			synctest.Wait()
+
+			r1 := result(t, w1)
+			switch {
+			case r1.err == nil:
+				outcomes["granted"]++
+				if r1.p.Count() != need {
+					t.Fatalf("w1 succeeded with %d permits, want %d", r1.p.Count(), need)
+				}
+				assertBlocked(t, w2)
+				wantWaiters(t, s, 1)
+				wantAvailable(t, s, 0)
+				r1.p.Release()
+				synctest.Wait()
+				p2 := granted(t, w2, 1)
+				p2.Release()
+			case r1.err == context.Canceled:
+				outcomes["cancelled"]++
+				if r1.p.Count() != 0 {
+					t.Fatalf("cancelled w1 holds %d permits", r1.p.Count())
+				}
+				// Its need permits went on: 1 to w2, the rest to the count.
+				p2 := granted(t, w2, 1)
+				wantWaiters(t, s, 0)
+				wantAvailable(t, s, need-1)
+				p2.Release()
+			default:
+				t.Fatalf("w1: unexpected error %v", r1.err)
+			}
+			wantWaiters(t, s, 0)
+			wantAvailable(t, s, need)
+		})
+	}
+	t.Logf("outcomes: %v", outcomes)
+}
+
+// Cancel and Close at the same moment: the waiter fails with one of the two
+// errors, holds nothing, and its partial grant is back in the count.
+func TestSemaphoreCancelledWhileClosed(t *testing.T) {
+	for i := range 200 {
+		synctest.Test(t, func(t *testing.T) {
+			s := gate.NewSemaphore(2)
+			ctx1, cancel1 := context.WithCancel(t.Context())
+			w1 := startWaiter(t, ctx1, s, 3)
+			w2 := startWaiter(t, t.Context(), s, 1)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			if i%2 == 0 {
+				wg.Go(func() { <-start; cancel1() })
+				wg.Go(func() { <-start; s.Close() })
+			} else {
+				wg.Go(func() { <-start; s.Close() })
+				wg.Go(func() { <-start; cancel1() })
+			}
+			close(start)
+			wg.Wait()
+			synctest.Wait()
+			r1 := result(t, w1)
+			if (r1.err != context.Canceled && r1.err != gate.ErrClosed) || r1.p.Count() != 0 {
+				t.Fatalf("w1: %v, count %d; want context.Canceled or ErrClosed", r1.err, r1.p.Count())
+			}
+			// w2 may have received w1's grant if the cancel came first.
+			r2 := result(t, w2)
+			held := 0
+			if r2.err == nil {
+				held = r2.p.Count()
+			} else if r2.err != gate.ErrClosed {
+				t.Fatalf("w2: %v", r2.err)
+			}
+			wantAvailable(t, s, 2-held)
+			wantWaiters(t, s, 0)
+		})
+	}
+}
+
+// Conservation under a cancellation storm, with real concurrency: random
+// requests, random cancellation and deadlines, held permits never exceed the
+// capacity, and every permit is back at the end.
+func TestSemaphoreStressCancel(t *testing.T) {
+	const capacity = 5
+	goroutines, iters := 16, 300
+	if testing.Short() {
+		iters = 50
+	}
+	for _, closeMidway := range []bool{false, true} {
+		s := gate.NewSemaphore(capacity)
+		// Every context derives from parent, which a watchdog cancels if the
+		// run takes far too long: lost permits or a lost wake-up then fail
+		// the test instead of hanging it.
+		parent, stop := context.WithCancel(context.Background())
+		var hung atomic.Bool
+		watchdog := time.AfterFunc(30*time.Second, func() { hung.Store(true); stop() })
+		var inUse atomic.Int64
+		var ok, cancelled, closedErrs atomic.Int64
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 1))
+				for it := range iters {
+					if closeMidway && g == 0 && it == iters/2 {
+						s.Close()
+					}
+					n := 1 + rng.IntN(capacity)
+					ctx, cancel := context.WithCancel(parent)
+					cancelT := context.CancelFunc(func() {})
+					switch rng.IntN(4) {
+					case 0:
+						cancel()
+					case 1:
+						go cancel()
+					case 2:
+						ctx, cancelT = context.WithTimeout(ctx, time.Duration(rng.IntN(50))*time.Microsecond)
+					}
+					p, err := s.AcquireN(ctx, n)
+					cancelT()
+					cancel()
+					switch {
+					case err == nil:
+						if p.Count() != n {
+							t.Errorf("AcquireN(%d) returned %d permits", n, p.Count())
+						}
+						if in := inUse.Add(int64(n)); in > capacity {
+							t.Errorf("%d permits held at once, capacity %d", in, capacity)
+						}
+						runtime.Gosched()
+						inUse.Add(-int64(n))
+						p.Release()
+						ok.Add(1)
+					case err == context.Canceled || err == context.DeadlineExceeded:
+						cancelled.Add(1)
+					case err == gate.ErrClosed:
+						closedErrs.Add(1)
+					default:
+						t.Errorf("AcquireN: %v", err)
+					}
+					if p.Count() != 0 && err != nil {
+						t.Errorf("failed AcquireN holds %d permits", p.Count())
+					}
+				}
+			})
+		}
+		wg.Wait()
+		watchdog.Stop()
+		stop()
+		t.Logf("closeMidway=%v: %d acquired, %d cancelled, %d closed", closeMidway, ok.Load(), cancelled.Load(), closedErrs.Load())
+		if hung.Load() {
+			t.Fatalf("closeMidway=%v: waiters stayed parked with no permit held (Available() = %d, %d waiters): permits or a wake-up were lost",
+				closeMidway, s.Available(), gate.SemaphoreWaiters(s))
+		}
+		if s.Available() != capacity {
+			t.Fatalf("closeMidway=%v: Available() = %d at the end, want %d", closeMidway, s.Available(), capacity)
+		}
+		wantWaiters(t, s, 0)
+		if s.IsClosed() != closeMidway {
+			t.Fatalf("IsClosed() = %v", s.IsClosed())
+		}
+	}
+}

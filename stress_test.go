@@ -1,0 +1,474 @@
+package gate_test
+
+// Stress tests with cancellation storms (layer 4 of TESTING.md).
+//
+// Many goroutines hammer one primitive with random requests whose contexts
+// end at random: no deadline, already expired, a deadline of a few
+// microseconds, or a cancel from another goroutine. Safety is checked with
+// atomic counters around every critical section (they count only what is
+// certainly held: incremented after the acquire returns, decremented before
+// the release), conservation at the end (every permit back, nothing queued),
+// and the race detector checks that the value a lock owns is handed over with
+// a happens-before edge. No assertion depends on timing.
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gophergate/gate"
+	"go.uber.org/goleak"
+)
+
+// stormScale returns n, or n/10 in -short mode.
+func stormScale(n int) int {
+	if testing.Short() {
+		return max(n/10, 1)
+	}
+	return n
+}
+
+// A storm hands out contexts that end at random and runs the goroutines that
+// cancel some of them.
+type storm struct {
+	cancels chan context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// newStorm starts the cancelling goroutines; stop ends them.
+func newStorm(cancellers int) *storm {
+	st := &storm{cancels: make(chan context.CancelFunc, 64)}
+	for range cancellers {
+		st.wg.Go(func() {
+			for cancel := range st.cancels {
+				runtime.Gosched() // let the call get going first, sometimes
+				cancel()
+			}
+		})
+	}
+	return st
+}
+
+func (st *storm) stop() {
+	close(st.cancels)
+	st.wg.Wait()
+}
+
+// ctx returns a context for one call; the caller calls cancel after the call.
+func (st *storm) ctx(r *rand.Rand) (context.Context, context.CancelFunc) {
+	switch k := r.IntN(10); {
+	case k < 3: // never ends
+		return context.Background(), func() {}
+	case k < 4: // already ended: must not matter if the call need not wait
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	case k < 7: // a tiny deadline, possibly already passed
+		return context.WithTimeout(context.Background(), time.Duration(r.IntN(50))*time.Microsecond)
+	default: // cancelled by another goroutine at some point
+		ctx, cancel := context.WithCancel(context.Background())
+		select {
+		case st.cancels <- cancel:
+		default: // the cancellers are busy: this one ends when the call is over
+		}
+		return ctx, cancel
+	}
+}
+
+// checkStormErr reports err unless it is nil, one of allowed, or ctx.Err()
+// itself (unwrapped) with ctx done. It must run before the caller's cancel.
+func checkStormErr(t *testing.T, what string, ctx context.Context, err error, allowed ...error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	for _, a := range allowed {
+		if err == a {
+			return
+		}
+	}
+	if ctxErr := ctx.Err(); ctxErr == nil || err != ctxErr {
+		t.Errorf("%s: unexpected error %v (ctx.Err() = %v)", what, err, ctxErr)
+	}
+}
+
+func hold(r *rand.Rand) {
+	for range r.IntN(3) {
+		runtime.Gosched()
+	}
+}
+
+// TestSemaphoreStressCancelStorm runs many goroutines that acquire random
+// numbers of permits under a cancellation storm, with TryAcquireN, Split,
+// Merge, Forget with AddPermits, and ForgetPermits then AddPermits mixed in;
+// in the "close" variant one of them closes the semaphore midway. At most N
+// permits are ever held, an acquire that starts after Close returned fails
+// with ErrClosed, and in the end every permit is back and nobody is queued.
+func TestSemaphoreStressCancelStorm(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		closeMidway bool
+	}{{"open", false}, {"close", true}} {
+		t.Run(tc.name, func(t *testing.T) { semaphoreStorm(t, tc.closeMidway) })
+	}
+	goleak.VerifyNone(t)
+}
+
+func semaphoreStorm(t *testing.T, closeMidway bool) {
+	const permits = 8
+	goroutines, iters := 24, stormScale(2000)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	s := gate.NewSemaphore(permits)
+	var held atomic.Int64     // permits certainly held (or forgotten from the count) now
+	var closed atomic.Bool    // set once Close has returned
+	var acquired atomic.Int64 // successful acquires, for the log
+	var failed atomic.Int64   // acquires that failed with ctx.Err()
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for i := range iters {
+				if closeMidway && g == 0 && i == iters/2 {
+					s.Close()
+					closed.Store(true)
+				}
+				if r.IntN(50) == 0 {
+					// Take some free permits out of circulation for a moment.
+					k := s.ForgetPermits(1 + r.IntN(3))
+					if h := held.Add(int64(k)); h > permits {
+						t.Errorf("%d permits held or forgotten, semaphore has %d", h, permits)
+					}
+					hold(r)
+					held.Add(-int64(k))
+					s.AddPermits(k)
+				}
+				n := 1 + r.IntN(permits)
+				if r.IntN(2) == 0 {
+					n = 1 + r.IntN(2)
+				}
+				wasClosed := closed.Load()
+				ctx, cancel := st.ctx(r)
+				var p gate.Permit
+				var err error
+				if r.IntN(4) == 0 {
+					p, err = s.TryAcquireN(n)
+					if err != nil && err != gate.ErrNoPermits && err != gate.ErrClosed {
+						t.Errorf("TryAcquireN: unexpected error %v", err)
+					}
+				} else {
+					p, err = s.AcquireN(ctx, n)
+					checkStormErr(t, "AcquireN", ctx, err, gate.ErrClosed)
+					if err != nil && err != gate.ErrClosed {
+						failed.Add(1)
+					}
+				}
+				cancel()
+				if err == gate.ErrClosed && !closeMidway {
+					t.Errorf("ErrClosed from an open semaphore")
+				}
+				if err != nil {
+					if p.Count() != 0 {
+						t.Errorf("failed acquire (%v) holds %d permits", err, p.Count())
+					}
+					continue
+				}
+				if wasClosed {
+					t.Errorf("acquire of %d permits that started after Close succeeded", n)
+				}
+				acquired.Add(1)
+				if p.Count() != n {
+					t.Errorf("asked for %d permits, got %d", n, p.Count())
+				}
+				if h := held.Add(int64(n)); h > permits {
+					t.Errorf("%d permits held at once, semaphore has %d", h, permits)
+				}
+				if r.IntN(8) == 0 {
+					// Top up with one more permit if it is free now.
+					if q, err := s.TryAcquireN(1); err == nil {
+						if h := held.Add(1); h > permits {
+							t.Errorf("%d permits held at once, semaphore has %d", h, permits)
+						}
+						p.Merge(&q)
+						if q.Count() != 0 {
+							t.Errorf("Merge left %d permits in its argument", q.Count())
+						}
+					}
+				}
+				hold(r)
+				switch c := p.Count(); r.IntN(4) {
+				case 0: // give them back in two parts
+					q, ok := p.Split(r.IntN(c + 1))
+					if !ok {
+						t.Errorf("Split of at most Count() failed")
+					}
+					k := q.Count()
+					held.Add(-int64(k))
+					q.Release()
+					hold(r)
+					held.Add(-int64(p.Count()))
+					p.Release()
+				case 1: // forget them and add them back
+					held.Add(-int64(c))
+					p.Forget()
+					s.AddPermits(c)
+				default:
+					held.Add(-int64(c))
+					p.Release()
+				}
+				p.Release() // a second Release does nothing
+			}
+		})
+	}
+	wg.Wait()
+	st.stop()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d acquires succeeded, %d failed with ctx.Err()", acquired.Load(), failed.Load())
+
+	if got := s.Available(); got != permits {
+		t.Errorf("Available() = %d at the end, want %d: permits not conserved", got, permits)
+	}
+	if w := gate.SemaphoreWaiters(s); w != 0 {
+		t.Errorf("%d waiters left queued", w)
+	}
+	if g := gate.SemaphoreHeadGrant(s); g != 0 {
+		t.Errorf("head grant %d left", g)
+	}
+	if closeMidway {
+		if _, err := s.TryAcquireN(1); err != gate.ErrClosed {
+			t.Errorf("TryAcquireN after Close = %v, want ErrClosed", err)
+		}
+		if _, err := s.AcquireN(context.Background(), 1); err != gate.ErrClosed {
+			t.Errorf("AcquireN after Close = %v, want ErrClosed", err)
+		}
+	} else {
+		p, err := s.TryAcquireN(permits)
+		if err != nil {
+			t.Errorf("TryAcquireN(%d) at the end = %v", permits, err)
+		}
+		p.Release()
+	}
+}
+
+// TestMutexStressCancelStorm runs many goroutines that Lock (under a
+// cancellation storm) or TryLock one Mutex[int] and increment the value it
+// owns. At most one holds it at a time, no increment is lost, and in the end
+// it is free with nobody queued.
+func TestMutexStressCancelStorm(t *testing.T) {
+	goroutines, iters := 16, stormScale(5000)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var m gate.Mutex[int]
+	var inside atomic.Int32 // holders now
+	var locked atomic.Int64 // successful Lock and TryLock calls
+	var failed atomic.Int64 // Lock calls that failed with ctx.Err()
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for range iters {
+				var p *int
+				if r.IntN(4) == 0 {
+					var ok bool
+					if p, ok = m.TryLock(); !ok {
+						if p != nil {
+							t.Errorf("failed TryLock returned a pointer")
+						}
+						continue
+					}
+				} else {
+					ctx, cancel := st.ctx(r)
+					var err error
+					p, err = m.Lock(ctx)
+					checkStormErr(t, "Lock", ctx, err)
+					cancel()
+					if err != nil {
+						failed.Add(1)
+						if p != nil {
+							t.Errorf("failed Lock returned a pointer")
+						}
+						continue
+					}
+				}
+				if n := inside.Add(1); n != 1 {
+					t.Errorf("%d goroutines hold the mutex at once", n)
+				}
+				*p++ // the race detector checks the hand-over
+				locked.Add(1)
+				hold(r)
+				inside.Add(-1)
+				m.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	st.stop()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d locks, %d failed with ctx.Err()", locked.Load(), failed.Load())
+
+	if w := gate.MutexWaiters(&m); w != 0 {
+		t.Errorf("%d waiters left queued", w)
+	}
+	p, ok := m.TryLock()
+	if !ok {
+		t.Fatalf("TryLock fails at the end (locked=%v)", gate.MutexLocked(&m))
+	}
+	if int64(*p) != locked.Load() {
+		t.Errorf("value %d after %d locked increments: an update was lost", *p, locked.Load())
+	}
+	m.Unlock()
+	if gate.MutexLocked(&m) {
+		t.Errorf("mutex still locked after the last Unlock")
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestRWMutexStressCancelStorm runs many goroutines that take an RWMutex[int]
+// for reading or writing, blocking under a cancellation storm or with the Try
+// calls, and sometimes Downgrade the write lock. A writer is always alone,
+// readers never exceed the maximum, no write is lost, and in the end the lock
+// is free with nobody queued. It runs with one reader at most (where Downgrade
+// keeps the single permit), with three, and with the zero value (MaxReaders).
+func TestRWMutexStressCancelStorm(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		maxReaders int // 0: the zero value
+	}{{"max=1", 1}, {"max=3", 3}, {"zero", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rw := new(gate.RWMutex[int])
+			if tc.maxReaders != 0 {
+				rw = gate.NewRWMutexMaxReaders(0, tc.maxReaders)
+			}
+			rwMutexStorm(t, rw)
+		})
+	}
+	goleak.VerifyNone(t)
+}
+
+func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
+	goroutines, iters := 16, stormScale(2000)
+	maxReaders := int32(gate.RWMutexMaxReaders(rw))
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var readers, writers atomic.Int32 // holders now
+	var writes, reads, downgrades, failed atomic.Int64
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for range iters {
+				k := r.IntN(10)
+				write := k >= 6
+				var p *int
+				switch {
+				case k == 5:
+					var ok bool
+					if p, ok = rw.TryRLock(); !ok {
+						continue
+					}
+				case k == 9:
+					var ok bool
+					if p, ok = rw.TryLock(); !ok {
+						continue
+					}
+				default:
+					ctx, cancel := st.ctx(r)
+					var err error
+					if write {
+						p, err = rw.Lock(ctx)
+						checkStormErr(t, "Lock", ctx, err)
+					} else {
+						p, err = rw.RLock(ctx)
+						checkStormErr(t, "RLock", ctx, err)
+					}
+					cancel()
+					if err != nil {
+						failed.Add(1)
+						if p != nil {
+							t.Errorf("failed lock returned a pointer")
+						}
+						continue
+					}
+				}
+				if !write {
+					if n := readers.Add(1); n > maxReaders {
+						t.Errorf("%d readers at once, max %d", n, maxReaders)
+					}
+					if w := writers.Load(); w != 0 {
+						t.Errorf("a reader got in while %d writers hold the lock", w)
+					}
+					_ = *p // the race detector checks that no writer runs now
+					reads.Add(1)
+					hold(r)
+					readers.Add(-1)
+					rw.RUnlock()
+					continue
+				}
+				if n := writers.Add(1); n != 1 {
+					t.Errorf("%d writers at once", n)
+				}
+				if n := readers.Load(); n != 0 {
+					t.Errorf("a writer got in while %d readers hold the lock", n)
+				}
+				*p++
+				writes.Add(1)
+				hold(r)
+				if r.IntN(3) == 0 {
+					// Become a reader without letting a writer in: count
+					// ourselves as a reader before we stop counting as the
+					// writer (nobody else can hold the lock meanwhile).
+					readers.Add(1)
+					writers.Add(-1)
+					rw.Downgrade()
+					downgrades.Add(1)
+					_ = *p
+					hold(r)
+					if w := writers.Load(); w != 0 {
+						t.Errorf("a writer got in while a downgraded reader holds the lock")
+					}
+					readers.Add(-1)
+					rw.RUnlock()
+				} else {
+					writers.Add(-1)
+					rw.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st.stop()
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d writes (%d downgraded), %d reads, %d lock calls failed with ctx.Err()",
+		writes.Load(), downgrades.Load(), reads.Load(), failed.Load())
+
+	if w := gate.RWMutexWaiters(rw); w != 0 {
+		t.Errorf("%d waiters left queued", w)
+	}
+	if a := gate.RWMutexAvailable(rw); a != int(maxReaders) {
+		t.Errorf("%d read permits free at the end, want %d", a, maxReaders)
+	}
+	p, ok := rw.TryLock()
+	if !ok {
+		t.Fatalf("TryLock fails at the end")
+	}
+	if int64(*p) != writes.Load() {
+		t.Errorf("value %d after %d writes: an update was lost", *p, writes.Load())
+	}
+	rw.Unlock()
+}
