@@ -771,6 +771,30 @@ func TestSemaphoreMaxPermitsDoesntPanic(t *testing.T) {
 	}
 }
 
+// A request for MaxPermits can wait, collect a partial grant of MaxPermits-1,
+// give it back on cancel, and complete: no overflow near the limit.
+func TestSemaphoreMaxPermitsRequestWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(gate.MaxPermits - 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWaiter(t, ctx, s, gate.MaxPermits)
+		wantHeadGrant(t, s, gate.MaxPermits-1)
+		wantAvailable(t, s, 0)
+		cancel()
+		synctest.Wait()
+		failed(t, w, context.Canceled)
+		wantAvailable(t, s, gate.MaxPermits-1)
+
+		w = startWaiter(t, t.Context(), s, gate.MaxPermits)
+		s.AddPermits(1)
+		synctest.Wait()
+		p := granted(t, w, gate.MaxPermits)
+		wantAvailable(t, s, 0)
+		p.Release()
+		wantAvailable(t, s, gate.MaxPermits)
+	})
+}
+
 // Ports semaphore_batch.rs::validates_max_permits.
 func TestSemaphoreValidatesMaxPermits(t *testing.T) {
 	mustPanicGate(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
@@ -1704,7 +1728,7 @@ func TestSemaphoreStressCancel(t *testing.T) {
 		// the test instead of hanging it.
 		parent, stop := context.WithCancel(context.Background())
 		var hung atomic.Bool
-		watchdog := time.AfterFunc(30*time.Second, func() { hung.Store(true); stop() })
+		watchdog := time.AfterFunc(20*time.Second, func() { hung.Store(true); stop() })
 		var inUse atomic.Int64
 		var ok, cancelled, closedErrs atomic.Int64
 		var wg sync.WaitGroup
