@@ -23,7 +23,9 @@ package gate_test
 //
 // Neither leaves any trace once the call has returned, so a Try call may fail
 // "spuriously" only while some blocking call is pending; with no blocking call
-// at all (the try-only histories) the model is exact.
+// at all (the try-only histories) the model is exact. A Mutex has no partial
+// grants and a queue implies a holder, so there only the Lock calls that fail
+// keep their begin: a successful Lock is linearized as held from its grant.
 //
 // A blocking call that fails with ctx.Err() must have had to wait ("a call
 // that can complete without waiting completes, whatever the state of ctx").
@@ -139,6 +141,9 @@ func checkLinearizable(t *testing.T, model porcupine.Model, history []porcupine.
 	}
 }
 
+// dumpHistory logs history in call order and the longest partial
+// linearization porcupine found, with the model state after each step. It
+// runs on a failure when GATE_LIN_DUMP is set in the environment.
 func dumpHistory(t *testing.T, model porcupine.Model, info porcupine.LinearizationInfo, history []porcupine.Operation) {
 	h := append([]porcupine.Operation(nil), history...)
 	sort.Slice(h, func(i, j int) bool { return h[i].Call < h[j].Call })
@@ -313,7 +318,7 @@ var mutexLinModel = porcupine.Model{
 // (every write is unique), TryLock fails only while the lock is held or in
 // transit, and a Lock fails with ctx.Err() only if it had to wait.
 func TestMutexLinearizable(t *testing.T) {
-	clients, iters, rounds := 6, 40, 40
+	clients, iters, rounds := 6, 40, 60
 	if testing.Short() {
 		rounds = 4
 	}
@@ -379,7 +384,9 @@ func TestMutexLinearizable(t *testing.T) {
 				}
 			})
 		}
-		wg.Wait()
+		waitLive(t, &wg, func() string {
+			return fmt.Sprintf("locked=%v waiters=%d", gate.MutexLocked(&m), gate.MutexWaiters(&m))
+		})
 		if t.Failed() {
 			return
 		}
@@ -554,7 +561,7 @@ func TestSemaphoreLinearizable(t *testing.T) {
 
 func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 	const permits = 4
-	clients, iters, rounds := 6, 30, 25
+	clients, iters, rounds := 6, 30, 40
 	if testing.Short() {
 		rounds = 3
 	}
@@ -645,7 +652,10 @@ func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 				}
 			})
 		}
-		wg.Wait()
+		waitLive(t, &wg, func() string {
+			return fmt.Sprintf("Available()=%d waiters=%d head grant=%d",
+				s.Available(), gate.SemaphoreWaiters(s), gate.SemaphoreHeadGrant(s))
+		})
 		if t.Failed() {
 			return
 		}

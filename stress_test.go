@@ -9,10 +9,13 @@ package gate_test
 // certainly held: incremented after the acquire returns, decremented before
 // the release), conservation at the end (every permit back, nothing queued),
 // and the race detector checks that the value a lock owns is handed over with
-// a happens-before edge. No assertion depends on timing.
+// a happens-before edge. The NoBarging tests check FIFO fairness against the
+// Try calls while permits are being handed to a queued waiter. No assertion
+// depends on timing.
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -96,6 +99,32 @@ func checkStormErr(t *testing.T, what string, ctx context.Context, err error, al
 	}
 }
 
+// stallTimeout is how long waitLive waits before it calls the run stuck:
+// a hundred times what a whole run takes under -race, so that no slow machine
+// trips it; it only turns a hang into a report.
+const stallTimeout = 2 * time.Minute
+
+// waitLive waits for wg. If the goroutines are not done after stallTimeout,
+// it fails t with state() and every goroutine's stack, leaving the stuck
+// goroutines behind (goleak reports them too).
+func waitLive(t *testing.T, wg *sync.WaitGroup, state func() string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(stallTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("not done after %v, a deadlock or livelock: %s\n%s", stallTimeout, state(), buf)
+	}
+}
+
 func hold(r *rand.Rand) {
 	for range r.IntN(3) {
 		runtime.Gosched()
@@ -120,7 +149,7 @@ func TestSemaphoreStressCancelStorm(t *testing.T) {
 
 func semaphoreStorm(t *testing.T, closeMidway bool) {
 	const permits = 8
-	goroutines, iters := 24, stormScale(2000)
+	goroutines, iters := 24, stormScale(3000)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 
@@ -226,7 +255,10 @@ func semaphoreStorm(t *testing.T, closeMidway bool) {
 			}
 		})
 	}
-	wg.Wait()
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("Available()=%d waiters=%d head grant=%d held=%d",
+			s.Available(), gate.SemaphoreWaiters(s), gate.SemaphoreHeadGrant(s), held.Load())
+	})
 	st.stop()
 	if t.Failed() {
 		return
@@ -263,7 +295,7 @@ func semaphoreStorm(t *testing.T, closeMidway bool) {
 // owns. At most one holds it at a time, no increment is lost, and in the end
 // it is free with nobody queued.
 func TestMutexStressCancelStorm(t *testing.T) {
-	goroutines, iters := 16, stormScale(5000)
+	goroutines, iters := 16, stormScale(7500)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 
@@ -311,7 +343,10 @@ func TestMutexStressCancelStorm(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("locked=%v waiters=%d holders=%d",
+			gate.MutexLocked(&m), gate.MutexWaiters(&m), inside.Load())
+	})
 	st.stop()
 	if t.Failed() {
 		return
@@ -358,7 +393,7 @@ func TestRWMutexStressCancelStorm(t *testing.T) {
 }
 
 func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
-	goroutines, iters := 16, stormScale(2000)
+	goroutines, iters := 16, stormScale(3000)
 	maxReaders := int32(gate.RWMutexMaxReaders(rw))
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -449,7 +484,10 @@ func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
 			}
 		})
 	}
-	wg.Wait()
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("available=%d waiters=%d readers=%d writers=%d",
+			gate.RWMutexAvailable(rw), gate.RWMutexWaiters(rw), readers.Load(), writers.Load())
+	})
 	st.stop()
 	if t.Failed() {
 		return
@@ -471,4 +509,151 @@ func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
 		t.Errorf("value %d after %d writes: an update was lost", *p, writes.Load())
 	}
 	rw.Unlock()
+}
+
+// noBarging checks FIFO fairness against the Try calls under load: one
+// goroutine, the only one that ever waits, takes the whole primitive again and
+// again with a blocking call and counts each time it holds it (epoch); the
+// others only use the Try call. The contract says a newcomer never takes a
+// permit while an earlier waiter still waits, Try calls included. So if a
+// trying goroutine read epoch e, then saw the waiter queued, and its Try call
+// then succeeded, the waiter must have been served (and have let go) in
+// between: epoch has moved past e. A release that leaves its permits where a
+// Try call can take them before the queue gets them fails this.
+//
+// waitAll takes everything and counts as one epoch; try takes a part without
+// waiting and reports whether it did, with its release; queued reports
+// whether anyone waits.
+func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try func(*rand.Rand) (release func(), ok bool), queued func() bool) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	var epoch atomic.Int64
+	var done atomic.Bool
+	var served, tried, barged atomic.Int64 // epochs, Try calls after seeing the waiter queued, wrong successes
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer done.Store(true)
+		r := rand.New(rand.NewPCG(seed, 0))
+		for range rounds {
+			release := waitAll()
+			epoch.Add(1)
+			served.Add(1)
+			hold(r)
+			release()
+			hold(r)
+		}
+	})
+	for g := range 3 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
+			for !done.Load() {
+				e := epoch.Load()
+				q := queued()
+				release, ok := try(r)
+				if q {
+					tried.Add(1)
+				}
+				if !ok {
+					runtime.Gosched() // let the waiter run, with GOMAXPROCS=1 too
+					continue
+				}
+				if q && epoch.Load() == e {
+					barged.Add(1)
+				}
+				hold(r)
+				release()
+			}
+		})
+	}
+	waitLive(t, &wg, func() string { return fmt.Sprintf("epoch=%d", epoch.Load()) })
+	t.Logf("%d epochs; %d Try calls made after seeing the waiter queued", served.Load(), tried.Load())
+	if b := barged.Load(); b != 0 {
+		t.Errorf("%d Try calls took the primitive while the waiter was queued and before it was served", b)
+	}
+}
+
+// TestSemaphoreStressNoBarging: while AcquireN(all permits) is queued,
+// TryAcquireN never succeeds until that waiter has been served.
+func TestSemaphoreStressNoBarging(t *testing.T) {
+	const permits = 4
+	s := gate.NewSemaphore(permits)
+	noBarging(t, stormScale(40000),
+		func() func() {
+			p, err := s.AcquireN(context.Background(), permits)
+			if err != nil {
+				t.Errorf("AcquireN: %v", err)
+			}
+			return p.Release
+		},
+		func(r *rand.Rand) (func(), bool) {
+			p, err := s.TryAcquireN(1 + r.IntN(2))
+			return p.Release, err == nil
+		},
+		func() bool { return gate.SemaphoreWaiters(s) > 0 })
+	if got := s.Available(); got != permits {
+		t.Errorf("Available() = %d at the end, want %d", got, permits)
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestMutexStressNoBarging: while a Lock is queued, TryLock never succeeds
+// until that waiter has held the lock.
+func TestMutexStressNoBarging(t *testing.T) {
+	var m gate.Mutex[int]
+	noBarging(t, stormScale(40000),
+		func() func() {
+			p, err := m.Lock(context.Background())
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			*p++
+			return m.Unlock
+		},
+		func(*rand.Rand) (func(), bool) {
+			p, ok := m.TryLock()
+			if ok {
+				*p++
+			}
+			return m.Unlock, ok
+		},
+		func() bool { return gate.MutexWaiters(&m) > 0 })
+	if gate.MutexLocked(&m) {
+		t.Errorf("mutex locked at the end")
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestRWMutexStressNoBarging: while a writer is queued, TryRLock never
+// succeeds until that writer has held the lock (write preference), and
+// TryLock neither.
+func TestRWMutexStressNoBarging(t *testing.T) {
+	rw := gate.NewRWMutexMaxReaders(0, 3)
+	noBarging(t, stormScale(40000),
+		func() func() {
+			p, err := rw.Lock(context.Background())
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			*p++
+			return rw.Unlock
+		},
+		func(r *rand.Rand) (func(), bool) {
+			if r.IntN(4) == 0 {
+				p, ok := rw.TryLock()
+				if ok {
+					*p++
+				}
+				return rw.Unlock, ok
+			}
+			p, ok := rw.TryRLock()
+			if ok {
+				_ = *p
+			}
+			return rw.RUnlock, ok
+		},
+		func() bool { return gate.RWMutexWaiters(rw) > 0 })
+	if a := gate.RWMutexAvailable(rw); a != 3 {
+		t.Errorf("%d read permits free at the end, want 3", a)
+	}
+	goleak.VerifyNone(t)
 }
