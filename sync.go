@@ -13,8 +13,8 @@ import (
 // two changes that make the fast paths as cheap as sync.Mutex's:
 //
 //   - the state word carries a "queued" bit, so a release that finds no
-//     waiter is a single CAS and never takes the queue lock (tokio's release
-//     always locks);
+//     waiter is a single atomic add and never takes the queue lock (tokio's
+//     release always locks);
 //   - the permit count is stored relative to a per-user bias, so that the
 //     all-zero word means "every permit available" for a Mutex (bias 1) and an
 //     RWMutex (bias maxReaders), and their zero values work without a
@@ -77,17 +77,19 @@ const (
 type sem struct {
 	state atomic.Uint64 // see the bit map above
 
-	// spare keeps one waiter, with its channel, whose last wait is over, so
-	// that a contended lock does not allocate on every park. It is taken
-	// with Swap and put back with CompareAndSwap(nil, w): a waiter is owned by
-	// exactly one goroutine at a time. Only this primitive reuses it.
-	spare atomic.Pointer[waiter]
+	// spare keeps up to two waiters, with their channels, whose last wait is
+	// over, so that a contended primitive does not allocate on every park
+	// (two, because with two holders two waiters may park at once; one slot
+	// missed about one park in eight). A slot is taken with Swap and filled
+	// with CompareAndSwap(nil, w): a waiter is owned by exactly one goroutine
+	// at a time. Only this primitive reuses them.
+	spare [2]atomic.Pointer[waiter]
 
 	mu         sync.Mutex // guards the list below and every waiter's fields; held for a few instructions only
 	head, tail *waiter    // FIFO wait list, oldest at head
 }
 
-// A waiter is one goroutine parked in sem.acquire.
+// A waiter is one goroutine parked in sem.acquireSlow.
 //
 // Its fields other than ready are guarded by sem.mu. The goroutine that takes
 // the waiter off the list (a release that fills its request, or close) sets
@@ -205,7 +207,7 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 			break
 		}
 	}
-	w := s.spare.Swap(nil)
+	w := s.takeSpare()
 	if w == nil {
 		w = &waiter{ready: make(chan struct{}, 1)}
 	}
@@ -229,7 +231,7 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 	// Off the list, by a grant or by close; the token is consumed, so the
 	// waiter can be reused.
 	closed := w.closed
-	s.spare.CompareAndSwap(nil, w)
+	s.putSpare(w)
 	if closed {
 		return ErrClosed // close already returned our partial grant
 	}
@@ -246,6 +248,27 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 	return nil
 }
 
+// takeSpare returns a spare waiter, or nil.
+func (s *sem) takeSpare() *waiter {
+	for i := range s.spare {
+		if s.spare[i].Load() != nil {
+			if w := s.spare[i].Swap(nil); w != nil {
+				return w
+			}
+		}
+	}
+	return nil
+}
+
+// putSpare keeps w for reuse if a slot is free.
+func (s *sem) putSpare(w *waiter) {
+	for i := range s.spare {
+		if s.spare[i].CompareAndSwap(nil, w) {
+			return
+		}
+	}
+}
+
 // cancel takes a waiter whose context ended out of the queue and passes on
 // whatever it was granted: a partial grant to the next waiters (or back to the
 // word), a full grant (the waiter was already dequeued by a release) the same
@@ -257,7 +280,7 @@ func (s *sem) cancel(w *waiter, bias int64) {
 		wake := s.grantLocked(w.n-w.needed, bias)
 		s.mu.Unlock()
 		wakeAll(wake)
-		s.spare.CompareAndSwap(nil, w) // no token will come: reusable
+		s.putSpare(w) // no token will come: reusable
 		return
 	}
 	s.mu.Unlock()
