@@ -147,9 +147,9 @@ func (s *sem) tryAcquire(n, bias int64) error {
 // acquireFast takes n > 0 permits if they are available and nobody is
 // queued, with one load and one CAS, and reports whether it did. It is the
 // fast path of every acquire; it is small enough to be inlined into the
-// exported methods, whose slow path is acquireSlow. (The queued bit implies
-// that no permit is available, so the avail check alone keeps it FIFO; the
-// flag test is for the closed bit and costs nothing extra.)
+// exported methods, whose slow path is acquireSlow. The flag test keeps it
+// FIFO: while anyone is queued, permits in the word are in transit to the
+// queue, not available.
 func (s *sem) acquireFast(n, bias int64) bool {
 	old := s.state.Load()
 	return old&semFlags == 0 && avail(old, bias) >= n &&
