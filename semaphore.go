@@ -71,7 +71,8 @@ func (s *Semaphore) AcquireN(ctx context.Context, n int) (Permit, error) {
 }
 
 // acquireSlow is the slow path of Acquire and AcquireN, outlined so that the
-// fast paths can be inlined: it checks n, then waits.
+// fast paths stay a load and a CAS: it checks n, then waits. (Neither fast
+// path fits Go's inlining budget; see BENCHMARKS.md.)
 func (s *Semaphore) acquireSlow(ctx context.Context, n int) (Permit, error) {
 	if n < 0 {
 		panic("gate: Semaphore.AcquireN: negative count")

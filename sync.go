@@ -159,8 +159,8 @@ func (s *sem) acquireFast(n, bias int64) bool {
 // acquireSlow takes n permits, waiting in FIFO order until they are
 // available, the semaphore is closed (ErrClosed) or ctx is done (ctx.Err(),
 // nothing held, no place kept in the queue). ctx is only consulted if the call
-// has to wait. It is the slow path behind acquireFast, outlined so that the
-// fast path can be inlined; it also serves n == 0.
+// has to wait. It is the slow path behind acquireFast, outlined so that
+// acquireFast can be inlined into the exported methods; it also serves n == 0.
 func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 	s.mu.Lock()
 	var got int64 // the partial grant taken from the word
