@@ -188,23 +188,6 @@ func linCtx(r *rand.Rand) (context.Context, context.CancelFunc) {
 	}
 }
 
-// checkCtxErr reports an error that is neither nil nor allowed, or a ctx error
-// that is not ctx.Err() itself.
-func checkCtxErr(t *testing.T, ctx context.Context, err error, allowed ...error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	for _, a := range allowed {
-		if err == a {
-			return
-		}
-	}
-	if ctxErr := ctx.Err(); ctxErr == nil || err != ctxErr {
-		t.Errorf("unexpected error %v (ctx.Err() = %v)", err, ctxErr)
-	}
-}
-
 // Mutex model.
 
 type mutexLinOp int
@@ -358,7 +341,7 @@ func TestMutexLinearizable(t *testing.T) {
 						p, err = m.Lock(ctx)
 						if err != nil {
 							ret := rec.now()
-							checkCtxErr(t, ctx, err)
+							checkStormErr(t, "Lock", ctx, err)
 							cancel()
 							if p != nil {
 								t.Errorf("Lock failed with %v but returned a pointer", err)
@@ -615,7 +598,7 @@ func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 						case gate.ErrClosed:
 							res = semLinClosed
 						default:
-							checkCtxErr(t, ctx, err)
+							checkStormErr(t, "AcquireN", ctx, err)
 							res = semLinCtx
 						}
 						cancel()

@@ -84,6 +84,7 @@ func (st *storm) ctx(r *rand.Rand) (context.Context, context.CancelFunc) {
 
 // checkStormErr reports err unless it is nil, one of allowed, or ctx.Err()
 // itself (unwrapped) with ctx done. It must run before the caller's cancel.
+// The stress and linearizability tests share it.
 func checkStormErr(t *testing.T, what string, ctx context.Context, err error, allowed ...error) {
 	t.Helper()
 	if err == nil {
