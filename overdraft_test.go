@@ -137,12 +137,14 @@ func TestOverdraftCancelled(t *testing.T) {
 }
 
 // The semaphore was closed while the overdraft was out: ErrClosed, and the
-// overdraft goes back.
+// overdraft goes back when the owing goroutine settles it, not at Close
+// (documented on Semaphore.Close).
 func TestOverdraftClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := gate.NewSemaphore(2)
 		settle := gate.SemaphoreOverdraw(s, 1)
 		s.Close()
+		wantAvailable(t, s, 1)
 		_, err := settle(t.Context())
 		if err != gate.ErrClosed {
 			t.Fatalf("settle after Close: %v, want ErrClosed", err)

@@ -154,6 +154,12 @@ func (s *Semaphore) Available() int { return int(s.s.available(0)) }
 // returns [ErrClosed]; a waiter's partial grant goes back to the count. Held
 // permits may still be released and AddPermits still adds. Close is
 // idempotent.
+//
+// An acquire that was just starting when Close ran (its lock-free attempt had
+// lost a race and it had not yet joined the queue) gives back what it had
+// taken when it returns ErrClosed, a moment after Close; until then
+// Available and ForgetPermits may see that many permits fewer. (tokio returns
+// the partial grants of every closed waiter that way, when it is dropped.)
 func (s *Semaphore) Close() { s.s.close() }
 
 // IsClosed reports whether Close was called.

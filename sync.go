@@ -92,7 +92,11 @@ const (
 // overdraft is outstanding the word under-counts, which every reader
 // tolerates: a negative field means "nothing available" to the fast paths,
 // tryAcquire, forget and available, and a release whose add shows it takes
-// mu (releaseSlow) instead of trusting the word. Overdrafts are only taken by
+// mu (releaseSlow) instead of trusting the word. One case is not hidden: if
+// Close runs while an overdraft is out, the owing goroutine is not on the list
+// that Close empties, so what it overdrew goes back only when it settles (and
+// returns ErrClosed); until then available and forget on the closed
+// semaphore under-count by that much. Overdrafts are only taken by
 // requests of at most maxOverdraft permits, so their sum stays far from the
 // field's bottom (-2^61).
 
