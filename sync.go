@@ -228,6 +228,9 @@ const fieldMax = 1<<(63-semPermitShift) - 1
 // has to wait. It is the slow path behind acquireFast, with the overdraft
 // that acquireFast left (owed, 0 or n); it also serves n == 0.
 func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
+	// Take a spare waiter before the lock, to keep the critical section
+	// short: most calls that get here wait. The early returns put it back.
+	w := s.takeSpare()
 	s.mu.Lock()
 	var got int64 // the partial grant taken from the word
 	for {
@@ -242,11 +245,11 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 			if owed > 0 && !s.state.CompareAndSwap(old, v) {
 				continue
 			}
-			s.mu.Unlock()
+			s.unlockKeep(w)
 			return ErrClosed
 		case n == 0:
 			// Nothing to wait for, even behind a queue.
-			s.mu.Unlock()
+			s.unlockKeep(w)
 			return nil
 		case v&semQueued != 0 && owed > 0:
 			// Give the overdraft back. While the bit is set the permits
@@ -266,12 +269,12 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 			if owed > 0 {
 				// Permits came back after our add overdrew the
 				// word: what it took is ours after all.
-				s.mu.Unlock()
+				s.unlockKeep(w)
 				return nil
 			}
 			// Permits came back while we took the lock; take them as usual.
 			if s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
-				s.mu.Unlock()
+				s.unlockKeep(w)
 				return nil
 			}
 			continue
@@ -281,7 +284,7 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 			if owed > 0 && !s.state.CompareAndSwap(old, v) {
 				continue
 			}
-			s.mu.Unlock()
+			s.unlockKeep(w)
 			return err
 		}
 		// Take everything available as a partial grant, give back any
@@ -291,12 +294,17 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 		// ahead of us. a may be negative (other goroutines' overdrafts,
 		// which they settle under mu); then we take nothing.
 		g := min(max(a, 0), n)
+		if g == 0 && old == v|semQueued {
+			// Already queued and nothing to take: the word needs no
+			// change. A release that adds permits now sees the bit and
+			// sweeps them under mu, after we are on the list.
+			break
+		}
 		if s.state.CompareAndSwap(old, (v-uint64(g)<<semPermitShift)|semQueued) {
 			got = g
 			break
 		}
 	}
-	w := s.takeSpare()
 	if w == nil {
 		w = &waiter{ready: make(chan struct{}, 1)}
 	}
@@ -335,6 +343,15 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 		}
 	}
 	return nil
+}
+
+// unlockKeep unlocks mu and keeps w, if any, as a spare: for the returns of
+// acquireSlow that did not wait.
+func (s *sem) unlockKeep(w *waiter) {
+	s.mu.Unlock()
+	if w != nil {
+		s.putSpare(w)
+	}
 }
 
 // takeSpare returns a spare waiter, or nil.
