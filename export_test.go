@@ -1,7 +1,5 @@
 package gate
 
-import "context"
-
 // Test-only access to the core's queue, for tests in package gate_test that
 // must know a goroutine is parked before they act ("still blocked" / "woke").
 
@@ -48,19 +46,3 @@ func RWMutexAvailable[T any](rw *RWMutex[T]) int { return int(rw.s.available(rw.
 
 // RWMutexMaxReaders returns the number of readers rw admits.
 func RWMutexMaxReaders[T any](rw *RWMutex[T]) int { return int(rw.max()) }
-
-// SemaphoreOverdraw replays the first half of an AcquireN(ctx, n) whose
-// lock-free add lost a race: it subtracts n from the word as acquireFast's
-// add does, whatever the word holds, and returns the second half, the slow
-// path that settles that overdraft. Tests use it to reach each way an
-// overdraft is settled without depending on a real race.
-func SemaphoreOverdraw(s *Semaphore, n int) func(context.Context) (Permit, error) {
-	s.s.state.Add(-uint64(n) << semPermitShift)
-	return func(ctx context.Context) (Permit, error) { return s.acquireSlow(ctx, n, int64(n)) }
-}
-
-// RWMutexOverdrawRead is SemaphoreOverdraw for an RLock of rw.
-func RWMutexOverdrawRead[T any](rw *RWMutex[T]) func(context.Context) (*T, error) {
-	rw.s.state.Add(^uint64(1<<semPermitShift - 1))
-	return func(ctx context.Context) (*T, error) { return rw.lockSlow(ctx, 1, 1) }
-}

@@ -51,7 +51,7 @@ func (m *Mutex[T]) Lock(ctx context.Context) (*T, error) {
 }
 
 func (m *Mutex[T]) lockSlow(ctx context.Context) (*T, error) {
-	if err := m.s.acquireSlow(ctx, 1, 1, 0); err != nil {
+	if err := m.s.acquireSlow(ctx, 1, 1); err != nil {
 		return nil, err
 	}
 	return &m.v, nil
@@ -148,21 +148,17 @@ func (rw *RWMutex[T]) max() int64 {
 // FIFO order behind every earlier reader and writer. If ctx is done first it
 // returns (nil, ctx.Err()) and holds nothing.
 func (rw *RWMutex[T]) RLock(ctx context.Context) (*T, error) {
-	// Fast path: a permit is free and nobody is queued; one atomic add, as
-	// in sync.RWMutex, so that readers do not retry CASes against each
-	// other.
-	owed, ok := rw.s.acquireFast(1, rw.max())
-	if ok {
+	// Fast path: a permit is free and nobody is queued.
+	if rw.s.acquireFast(1, rw.max()) {
 		return &rw.v, nil
 	}
-	return rw.lockSlow(ctx, 1, owed)
+	return rw.lockSlow(ctx, 1)
 }
 
 // lockSlow is the slow path of RLock (n == 1) and Lock (n == max), outlined so
-// that the fast paths stay a load and one atomic operation with no waiting
-// code in them. owed is RLock's overdraft (see sem.acquireFast).
-func (rw *RWMutex[T]) lockSlow(ctx context.Context, n, owed int64) (*T, error) {
-	if err := rw.s.acquireSlow(ctx, n, rw.max(), owed); err != nil {
+// that the fast paths stay a load and a CAS with no waiting code in them.
+func (rw *RWMutex[T]) lockSlow(ctx context.Context, n int64) (*T, error) {
+	if err := rw.s.acquireSlow(ctx, n, rw.max()); err != nil {
 		return nil, err
 	}
 	return &rw.v, nil
@@ -187,13 +183,13 @@ func (rw *RWMutex[T]) RUnlock() {
 	if new := rw.s.state.Add(1 << semPermitShift); new&semQueued != 0 || int64(new) >= 1<<semPermitShift {
 		// Slow path, outlined to keep the fast path one add and a test: hand
 		// the permit to the queue, or panic if rw was not read-locked.
-		rw.runlockSlow(new)
+		rw.runlockSlow()
 	}
 }
 
-func (rw *RWMutex[T]) runlockSlow(new uint64) {
+func (rw *RWMutex[T]) runlockSlow() {
 	mr := rw.max()
-	rw.s.releaseSlow(1, mr, mr, "gate: RUnlock of RWMutex not read-locked", new)
+	rw.s.releaseSlow(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
 }
 
 // Lock locks rw for writing and returns a pointer to its value.
@@ -208,7 +204,7 @@ func (rw *RWMutex[T]) Lock(ctx context.Context) (*T, error) {
 	if rw.s.state.CompareAndSwap(0, permitField(0, mr)) {
 		return &rw.v, nil
 	}
-	return rw.lockSlow(ctx, mr, 0)
+	return rw.lockSlow(ctx, mr)
 }
 
 // TryLock locks rw for writing if it is not held and nobody is queued, and
@@ -240,8 +236,7 @@ func (rw *RWMutex[T]) Downgrade() {
 	mr := rw.max()
 	if mr == 1 {
 		// The single permit stays with the caller: only check that it is held.
-		// (A reader's overdraft may make the field negative for a moment.)
-		if avail(rw.s.state.Load(), mr) > 0 {
+		if avail(rw.s.state.Load(), mr) != 0 {
 			panic("gate: Downgrade of RWMutex not write-locked")
 		}
 		return

@@ -394,10 +394,6 @@ func (sm *semMachine) check(rt *rapid.T) {
 func (sm *semMachine) acquire(rt *rapid.T) {
 	n := drawCount(rt, "n", sm.cap+2)
 	viaAcquire := n == 1 && rapid.Bool().Draw(rt, "viaAcquire")
-	// Sometimes replay a fast path whose add lost a race (overdraft_test.go):
-	// the overdraft is taken here, settled in the goroutine. In every state
-	// the model reaches it must behave exactly like AcquireN.
-	overdrawn := n >= 1 && n <= sm.cap+2 && rapid.IntRange(0, 3).Draw(rt, "overdrawn") == 3
 	precancelled := drawPrecancelled(rt)
 	id := sm.newID()
 
@@ -411,15 +407,9 @@ func (sm *semMachine) acquire(rt *rapid.T) {
 	c := semCall{n: n, ch: make(chan semResult, 1)}
 	sm.pending[id] = c
 	s := sm.s
-	var settle func(context.Context) (gate.Permit, error)
-	if overdrawn {
-		settle = gate.SemaphoreOverdraw(s, n)
-	}
 	go func() {
 		var r semResult
-		if overdrawn {
-			r.p, r.err = settle(ctx)
-		} else if viaAcquire {
+		if viaAcquire {
 			r.p, r.err = s.Acquire(ctx)
 		} else {
 			r.p, r.err = s.AcquireN(ctx, n)
@@ -961,17 +951,10 @@ func (rm *rwMachine) lock(rt *rapid.T, write bool) {
 	c := rwCall{write: write, ch: make(chan rwResult, 1)}
 	rm.pending[id] = c
 	rw := rm.rw
-	// Sometimes replay an RLock whose add lost a race (see semMachine.acquire).
-	var settle func(context.Context) (*int, error)
-	if !write && rapid.IntRange(0, 3).Draw(rt, "overdrawn") == 3 {
-		settle = gate.RWMutexOverdrawRead(rw)
-	}
 	go func() {
 		var r rwResult
 		var p *int
-		if settle != nil {
-			p, r.err = settle(ctx)
-		} else if write {
+		if write {
 			p, r.err = rw.Lock(ctx)
 		} else {
 			p, r.err = rw.RLock(ctx)

@@ -44,11 +44,10 @@ func NewSemaphore(permits int) *Semaphore {
 
 // Acquire acquires one permit; it is AcquireN(ctx, 1).
 func (s *Semaphore) Acquire(ctx context.Context) (Permit, error) {
-	owed, ok := s.s.acquireFast(1, 0)
-	if ok {
+	if s.s.acquireFast(1, 0) {
 		return Permit{sem: s, n: 1}, nil
 	}
-	return s.acquireSlow(ctx, 1, owed)
+	return s.acquireSlow(ctx, 1)
 }
 
 // AcquireN acquires n permits, waiting until they are available.
@@ -65,30 +64,23 @@ func (s *Semaphore) Acquire(ctx context.Context) (Permit, error) {
 // is negative.
 func (s *Semaphore) AcquireN(ctx context.Context, n int) (Permit, error) {
 	// Fast path (n > 0 and available, so n <= MaxPermits).
-	var owed int64
-	if n > 0 && n <= maxOverdraft {
-		var ok bool
-		if owed, ok = s.s.acquireFast(int64(n), 0); ok {
-			return Permit{sem: s, n: int64(n)}, nil
-		}
-	} else if n > 0 && s.s.acquireFastCAS(int64(n), 0) {
+	if n > 0 && s.s.acquireFast(int64(n), 0) {
 		return Permit{sem: s, n: int64(n)}, nil
 	}
-	return s.acquireSlow(ctx, n, owed)
+	return s.acquireSlow(ctx, n)
 }
 
 // acquireSlow is the slow path of Acquire and AcquireN, outlined so that the
-// fast paths stay a load and an atomic add: it checks n, then waits, first
-// settling the overdraft (owed) that the fast path may have left. (Neither
-// fast path fits Go's inlining budget; see BENCHMARKS.md.)
-func (s *Semaphore) acquireSlow(ctx context.Context, n int, owed int64) (Permit, error) {
+// fast paths stay a load and a CAS: it checks n, then waits. (Neither fast
+// path fits Go's inlining budget; see BENCHMARKS.md.)
+func (s *Semaphore) acquireSlow(ctx context.Context, n int) (Permit, error) {
 	if n < 0 {
 		panic("gate: Semaphore.AcquireN: negative count")
 	}
 	if n > MaxPermits {
 		return Permit{}, ErrTooMany
 	}
-	if err := s.s.acquireSlow(ctx, int64(n), 0, owed); err != nil {
+	if err := s.s.acquireSlow(ctx, int64(n), 0); err != nil {
 		return Permit{}, err
 	}
 	return Permit{sem: s, n: int64(n)}, nil
@@ -154,12 +146,6 @@ func (s *Semaphore) Available() int { return int(s.s.available(0)) }
 // returns [ErrClosed]; a waiter's partial grant goes back to the count. Held
 // permits may still be released and AddPermits still adds. Close is
 // idempotent.
-//
-// An acquire that was just starting when Close ran (its lock-free attempt had
-// lost a race and it had not yet joined the queue) gives back what it had
-// taken when it returns ErrClosed, a moment after Close; until then
-// Available and ForgetPermits may see that many permits fewer. (tokio returns
-// the partial grants of every closed waiter that way, when it is dropped.)
 func (s *Semaphore) Close() { s.s.close() }
 
 // IsClosed reports whether Close was called.
@@ -188,10 +174,8 @@ func (p *Permit) Release() {
 	p.n = 0
 	// Fast path: one atomic add. The result must show nobody queued and no
 	// wrap past MaxPermits (the permit field is never negative for bias 0).
-	// The field is negative after the add only while an acquire's
-	// overdraft is outstanding or if the add wrapped past MaxPermits.
 	if new := p.sem.s.state.Add(uint64(n) << semPermitShift); new&semQueued != 0 || int64(new) < 0 {
-		p.sem.s.releaseSlow(n, 0, MaxPermits, "gate: Permit.Release: would exceed MaxPermits", new)
+		p.sem.s.releaseSlow(n, 0, MaxPermits, "gate: Permit.Release: would exceed MaxPermits")
 	}
 }
 

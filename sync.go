@@ -15,10 +15,6 @@ import (
 //   - the state word carries a "queued" bit, so a release that finds no
 //     waiter is a single atomic add and never takes the queue lock (tokio's
 //     release always locks);
-//   - an acquire that finds enough permits takes them with an atomic add
-//     (tokio: a CAS loop), and one whose add raced with another acquire
-//     keeps the permits it overdrew until it has the queue lock (see
-//     "Overdrafts" below);
 //   - the permit count is stored relative to a per-user bias, so that the
 //     all-zero word means "every permit available" for a Mutex (bias 1) and an
 //     RWMutex (bias maxReaders), and their zero values work without a
@@ -40,8 +36,7 @@ func (*noCopy) Unlock() {}
 //
 // The permit field is a two's-complement integer: available = int64(state)>>2 + bias.
 // Taking n permits subtracts n<<2 from the word and returning them adds n<<2;
-// neither can carry into the flag bits. The field is negative for a moment
-// while an acquire's add has overdrawn it (see "Overdrafts").
+// neither can carry into the flag bits.
 const (
 	semClosed      = 1 << iota // no permit is granted any more; set under mu, never cleared
 	semQueued                  // the wait list is non-empty; set and cleared under mu only
@@ -74,31 +69,6 @@ const (
 // Invariants (under mu): queued bit set ⇔ head != nil. While the bit is set,
 // permits in the word are not available: they are in transit to the queue
 // (see "In-transit permits" below) and only the head holds a partial grant.
-//
-// Overdrafts.
-//
-// The fast path of an acquire of n permits loads the word and, if it shows n
-// available and no flag, subtracts n with one atomic add (cheaper than a
-// CAS, and it never retries when readers pile in). If another acquire won the
-// race, the add leaves the field short: the goroutine "owes" n to the word.
-// It keeps the overdraft until it holds mu, where it settles it in the same
-// CAS that decides its fate (acquireSlow): it either finds its n permits there
-// after all, or gives back the n and takes what is available as its partial
-// grant together with setting the queued bit, or gives them back while the
-// queued bit is set (then the permits in the word belong to the queue and no
-// lock-free path can take them). So an overdraft never hands permits to a
-// goroutine that arrived later: in every linearization the owing goroutine
-// counts as queued from its add on, holding what it overdrew. While an
-// overdraft is outstanding the word under-counts, which every reader
-// tolerates: a negative field means "nothing available" to the fast paths,
-// tryAcquire, forget and available, and a release whose add shows it takes
-// mu (releaseSlow) instead of trusting the word. One case is not hidden: if
-// Close runs while an overdraft is out, the owing goroutine is not on the list
-// that Close empties, so what it overdrew goes back only when it settles (and
-// returns ErrClosed); until then available and forget on the closed
-// semaphore under-count by that much. Overdrafts are only taken by
-// requests of at most maxOverdraft permits, so their sum stays far from the
-// field's bottom (-2^61).
 
 // A sem is the batch semaphore. Its zero value has bias permits available and
 // is open. The bias is not stored: each user passes its own constant (0 for a
@@ -162,72 +132,36 @@ func (s *sem) tryAcquire(n, bias int64) error {
 		if old&semClosed != 0 {
 			return ErrClosed
 		}
-		if n == 0 {
-			return nil // takes nothing, so neither a queue nor an overdraft is in its way
-		}
-		// With anyone queued, permits in the word are in transit to the
-		// queue; a negative field is an overdraft being settled.
-		if old&semQueued != 0 || avail(old, bias) < n {
+		// With anyone queued only n == 0 can pass (it takes nothing from the
+		// queue): permits in the word are then in transit to the queue.
+		if avail(old, bias) < n || (n > 0 && old&semQueued != 0) {
 			return ErrNoPermits
 		}
-		if s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
+		if n == 0 || s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
 			return nil
 		}
 		// Lost a race with another acquire or a release: look again.
 	}
 }
 
-// maxOverdraft is the largest request that acquireFast takes with an atomic
-// add (larger ones use a CAS): the outstanding overdrafts, one per racing
-// goroutine, then stay far above the field's bottom.
-const maxOverdraft = 1 << 32
-
-// acquireFast tries to take 0 < n <= maxOverdraft permits without the lock.
-// It loads the word and, if it shows n available and no flag, subtracts n
-// with one atomic add. ok reports success; otherwise owed is what the call
-// still owes the word (n if its add overdrew it, see "Overdrafts", else 0),
-// and the caller must pass it to acquireSlow. The flag test keeps it FIFO:
-// while anyone is queued, permits in the word are in transit to the queue,
-// not available.
-func (s *sem) acquireFast(n, bias int64) (owed int64, ok bool) {
-	if old := s.state.Load(); old&semFlags != 0 || avail(old, bias) < n {
-		return 0, false
-	}
-	if new := s.state.Add(-uint64(n) << semPermitShift); new&semFlags != 0 || avail(new, bias) < 0 {
-		return n, false // overdrawn: a concurrent acquire or a flag won the race
-	}
-	return 0, true
-}
-
-// acquireFastCAS is acquireFast for requests above maxOverdraft: one load
-// and one CAS, never an overdraft.
-func (s *sem) acquireFastCAS(n, bias int64) bool {
+// acquireFast takes n > 0 permits if they are available and nobody is
+// queued, with one load and one CAS, and reports whether it did. It is the
+// fast path of every acquire; it is small enough to be inlined into the
+// exported methods, whose slow path is acquireSlow. The flag test keeps it
+// FIFO: while anyone is queued, permits in the word are in transit to the
+// queue, not available.
+func (s *sem) acquireFast(n, bias int64) bool {
 	old := s.state.Load()
 	return old&semFlags == 0 && avail(old, bias) >= n &&
 		s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift)
 }
 
-// settled returns old with owed permits given back (the word as it would be
-// without the caller's overdraft). If that exceeds the largest field, which
-// only happens when AddPermits raced past MaxPermits while the overdraft hid
-// part of the count from its check, the field saturates: the permits beyond
-// MaxPermits, which that call should not have added, are dropped.
-func settled(old uint64, owed int64) uint64 {
-	if f := int64(old) >> semPermitShift; f > fieldMax-owed {
-		return uint64(fieldMax)<<semPermitShift | old&semFlags
-	}
-	return old + uint64(owed)<<semPermitShift
-}
-
-// fieldMax is the largest value of the permit field.
-const fieldMax = 1<<(63-semPermitShift) - 1
-
 // acquireSlow takes n permits, waiting in FIFO order until they are
 // available, the semaphore is closed (ErrClosed) or ctx is done (ctx.Err(),
 // nothing held, no place kept in the queue). ctx is only consulted if the call
-// has to wait. It is the slow path behind acquireFast, with the overdraft
-// that acquireFast left (owed, 0 or n); it also serves n == 0.
-func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
+// has to wait. It is the slow path behind acquireFast, outlined so that
+// acquireFast can be inlined into the exported methods; it also serves n == 0.
+func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 	// Take a spare waiter before the lock, to keep the critical section
 	// short: most calls that get here wait. The early returns put it back.
 	w := s.takeSpare()
@@ -235,43 +169,24 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 	var got int64 // the partial grant taken from the word
 	for {
 		old := s.state.Load()
-		v := old // the word without our overdraft
-		if owed > 0 {
-			v = settled(old, owed)
-		}
-		a := avail(v, bias)
-		switch {
-		case v&semClosed != 0:
-			if owed > 0 && !s.state.CompareAndSwap(old, v) {
-				continue
-			}
+		if old&semClosed != 0 {
 			s.unlockKeep(w)
 			return ErrClosed
-		case n == 0:
+		}
+		if n == 0 {
 			// Nothing to wait for, even behind a queue.
 			s.unlockKeep(w)
 			return nil
-		case v&semQueued != 0 && owed > 0:
-			// Give the overdraft back. While the bit is set the permits
-			// in the word belong to the queue, so this exposes nothing to
-			// the lock-free paths; then go on as a plain slow acquire.
-			if s.state.CompareAndSwap(old, v) {
-				owed = 0
-			}
-			continue
-		case v&semQueued != 0 && a > 0:
+		}
+		a := avail(old, bias)
+		if old&semQueued != 0 && a > 0 {
 			// Permits in transit to the queue: they go to the waiters
 			// ahead of us, not to us. Waking under mu is fine here (the
 			// sends never block); this path is rare.
 			wakeAll(s.sweepLocked(bias))
 			continue
-		case v&semQueued == 0 && a >= n:
-			if owed > 0 {
-				// Permits came back after our add overdrew the
-				// word: what it took is ours after all.
-				s.unlockKeep(w)
-				return nil
-			}
+		}
+		if old&semQueued == 0 && a >= n {
 			// Permits came back while we took the lock; take them as usual.
 			if s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
 				s.unlockKeep(w)
@@ -281,27 +196,23 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias, owed int64) error {
 		}
 		// We must wait. The context is consulted only now.
 		if err := ctx.Err(); err != nil {
-			if owed > 0 && !s.state.CompareAndSwap(old, v) {
-				continue
-			}
 			s.unlockKeep(w)
 			return err
 		}
-		// Take everything available as a partial grant, give back any
-		// overdraft and mark the queue non-empty in one CAS, so that from
-		// now on every release sees the queued bit and comes to the lock
-		// we hold (no lost wake-up), and no newcomer can take permits
-		// ahead of us. a may be negative (other goroutines' overdrafts,
-		// which they settle under mu); then we take nothing.
-		g := min(max(a, 0), n)
-		if g == 0 && old == v|semQueued {
-			// Already queued and nothing to take: the word needs no
-			// change. A release that adds permits now sees the bit and
-			// sweeps them under mu, after we are on the list.
+		if old&semQueued != 0 {
+			// The queue is non-empty, so a == 0 (in-transit permits were
+			// swept above): there is nothing to take and the word needs no
+			// change. A release that adds permits from now on sees the bit
+			// and sweeps them under mu, after we are on the list.
 			break
 		}
-		if s.state.CompareAndSwap(old, (v-uint64(g)<<semPermitShift)|semQueued) {
-			got = g
+		// Take everything available as a partial grant and mark the queue
+		// non-empty in one CAS, so that from now on every release sees the
+		// queued bit and comes to the lock we hold (no lost wake-up), and no
+		// newcomer can take permits ahead of us. The CAS fails if an
+		// acquire or a release changed the word meanwhile: look again.
+		if s.state.CompareAndSwap(old, permitField(0, bias)|semQueued) {
+			got = a
 			break
 		}
 	}
@@ -402,30 +313,25 @@ func (s *sem) cancel(w *waiter, bias int64) {
 // head's partial grant); msg == "" means the caller knows the count is right.
 func (s *sem) release(n, bias, max int64, msg string) {
 	new := s.state.Add(uint64(n) << semPermitShift)
-	// a < n: the word was negative before the add, that is an overdraft
-	// is outstanding or the add wrapped past the largest field.
+	// a < n can only be a wrap past MaxPermits: the add cannot lose permits.
 	if a := avail(new, bias); new&semQueued != 0 || a < n || (msg != "" && a > max) {
-		s.releaseSlow(n, bias, max, msg, new)
+		s.releaseSlow(n, bias, max, msg)
 	}
 }
 
 // releaseSlow finishes a release whose atomic add (of n permits, already
-// done, with result new) found the queue non-empty, an overdraft outstanding
-// or the count out of range. Under mu it checks the count (undoing the add and
-// panicking with msg if it is too high) and sweeps the permits in transit to
-// the waiters.
-func (s *sem) releaseSlow(n, bias, max int64, msg string, new uint64) {
+// done) found the queue non-empty or the count out of range. Under mu it
+// checks the count (undoing the add and panicking with msg if it is too high)
+// and sweeps the permits in transit to the waiters.
+func (s *sem) releaseSlow(n, bias, max int64, msg string) {
 	s.mu.Lock()
 	if msg != "" {
-		// The add wrapped if the field before it, new's minus n, is below
-		// the field's range; new alone cannot tell a wrap from an
-		// overdraft, both make it negative.
-		wrapped := int64(new)>>semPermitShift-n < -fieldMax-1
-		free := avail(s.state.Load(), bias)
+		a := avail(s.state.Load(), bias)
+		free := a
 		if s.head != nil {
 			free += s.head.n - s.head.needed
 		}
-		if wrapped || free > max {
+		if a < 0 || free > max {
 			s.state.Add(-uint64(n) << semPermitShift)
 			s.mu.Unlock()
 			panic(msg)
