@@ -125,7 +125,12 @@ func (s *Semaphore) AddPermits(n int) {
 	if n == 0 {
 		return
 	}
-	s.s.release(int64(n), 0, MaxPermits, "gate: Semaphore.AddPermits: would exceed MaxPermits")
+	const msg = "gate: Semaphore.AddPermits: would exceed MaxPermits"
+	if n > MaxPermits {
+		// Checked here: n<<2 would not fit the state word.
+		panic(msg)
+	}
+	s.s.release(int64(n), 0, MaxPermits, msg)
 }
 
 // ForgetPermits removes up to n available permits and returns how many it
@@ -200,17 +205,21 @@ func (p *Permit) Split(n int) (Permit, bool) {
 	return Permit{sem: p.sem, n: int64(n)}, true
 }
 
-// Merge moves other's permits into p, leaving other empty. It panics if p and
-// other belong to different semaphores; the zero Permit belongs to none and
-// merges with any.
+// Merge moves other's permits into p, leaving other empty; p.Merge(p) does
+// nothing. It panics if p and other belong to different semaphores; the zero
+// Permit belongs to none and merges with any. It also panics if the sum would
+// exceed MaxPermits, which only copies of a Permit can reach.
 func (p *Permit) Merge(other *Permit) {
-	if other.sem == nil {
+	if other.sem == nil || other == p {
 		return
 	}
 	if p.sem == nil {
 		p.sem = other.sem
 	} else if p.sem != other.sem {
 		panic("gate: Permit.Merge: permits of different semaphores")
+	}
+	if other.n > MaxPermits-p.n {
+		panic("gate: Permit.Merge: more than MaxPermits permits (a copied Permit?)")
 	}
 	p.n += other.n
 	other.n = 0

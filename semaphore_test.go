@@ -418,6 +418,31 @@ func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
 	mustPanicGate(t, "Merge of an empty permit of another semaphore", func() { p1.Merge(&empty) })
 }
 
+// Merging a Permit into itself changes nothing (it must not empty it), and a
+// merge past MaxPermits, which only copies of a Permit can reach, panics and
+// changes neither Permit.
+func TestSemaphorePermitMergeSelfAndOverflow(t *testing.T) {
+	s := gate.NewSemaphore(3)
+	p := mustTry(t, s, 2)
+	p.Merge(&p)
+	if p.Count() != 2 {
+		t.Fatalf("after p.Merge(&p): Count() = %d, want 2", p.Count())
+	}
+	p.Release()
+	wantAvailable(t, s, 3)
+
+	big := gate.NewSemaphore(gate.MaxPermits)
+	q := mustTry(t, big, gate.MaxPermits)
+	dup := q // a copy: misuse, but Merge must not wrap the count
+	mustPanicGate(t, "Merge past MaxPermits", func() { q.Merge(&dup) })
+	if q.Count() != gate.MaxPermits || dup.Count() != gate.MaxPermits {
+		t.Fatalf("after the failed Merge: counts %d and %d, want MaxPermits both", q.Count(), dup.Count())
+	}
+	dup.Forget()
+	q.Release()
+	wantAvailable(t, big, gate.MaxPermits)
+}
+
 // Ports sync_semaphore.rs::split.
 func TestSemaphorePermitSplit(t *testing.T) {
 	s := gate.NewSemaphore(5)
@@ -513,6 +538,14 @@ func TestSemaphoreAddMoreThanMaxPermitsPanics(t *testing.T) {
 	mustPanicGate(t, "AddPermits(MaxPermits+1)", func() { s.AddPermits(gate.MaxPermits + 1) })
 	mustPanicGate(t, "AddPermits(math.MaxInt)", func() { s.AddPermits(math.MaxInt) })
 	wantAvailable(t, s, 0)
+
+	// Requests whose shifted count does not fit the state word (n<<2
+	// truncates) must panic too, not wrap into a subtraction.
+	s = gate.NewSemaphore(5)
+	for _, n := range []int{math.MaxInt, math.MaxInt - 2, 1 << 62, gate.MaxPermits + 1} {
+		mustPanicGate(t, fmt.Sprintf("NewSemaphore(5).AddPermits(%d)", n), func() { s.AddPermits(n) })
+		wantAvailable(t, s, 5)
+	}
 }
 
 // Ports sync_semaphore.rs::panic_when_exceeds_maxpermits.
