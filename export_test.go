@@ -5,10 +5,10 @@ package gate
 
 // queueLen returns how many goroutines are queued on s.
 func (s *sem) queueLen() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
 	n := 0
-	for w := s.head; w != nil; w = w.next {
+	for w := s.q.head; w != nil; w = w.next {
 		n++
 	}
 	return n
@@ -16,12 +16,12 @@ func (s *sem) queueLen() int {
 
 // headGrant returns the partial grant held by the head waiter (0 if none).
 func (s *sem) headGrant() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.head == nil {
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	if s.q.head == nil {
 		return 0
 	}
-	return int(s.head.n - s.head.needed)
+	return int(s.q.head.n - s.q.head.needed)
 }
 
 // SemaphoreWaiters returns how many goroutines wait on s.
@@ -35,7 +35,7 @@ func SemaphoreHeadGrant(s *Semaphore) int { return s.s.headGrant() }
 func MutexWaiters[T any](m *Mutex[T]) int { return m.s.queueLen() }
 
 // MutexLocked reports whether m is held.
-func MutexLocked[T any](m *Mutex[T]) bool { return avail(m.s.state.Load(), 1) == 0 }
+func MutexLocked[T any](m *Mutex[T]) bool { return m.s.available(1) == 0 }
 
 // RWMutexWaiters returns how many goroutines wait on rw.
 func RWMutexWaiters[T any](rw *RWMutex[T]) int { return rw.s.queueLen() }
@@ -46,3 +46,7 @@ func RWMutexAvailable[T any](rw *RWMutex[T]) int { return int(rw.s.available(rw.
 
 // RWMutexMaxReaders returns the number of readers rw admits.
 func RWMutexMaxReaders[T any](rw *RWMutex[T]) int { return int(rw.max()) }
+
+// CopyPermit returns a copy of p that holds the same permits: the misuse
+// that Permit's noCopy makes go vet report, for tests of what it does.
+func CopyPermit(p *Permit) Permit { return Permit{sem: p.sem, n: p.n} }

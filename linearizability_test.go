@@ -16,25 +16,19 @@ package gate_test
 // although the model has the permits free:
 //
 //   - a queued waiter holds a partial grant (Semaphore) or is next in line, and
-//     FIFO fairness forbids a newcomer, TryAcquire included, to go ahead of it;
-//   - a waiter whose ctx ends just as it is granted holds the permits for a
-//     moment before passing them on ("something granted to a waiter while it
-//     was being cancelled is passed on to the next waiter").
+//     FIFO fairness forbids a newcomer, TryAcquire included, to go ahead of it.
 //
-// Neither leaves any trace once the call has returned, so a Try call may fail
+// That leaves no trace once the call has returned, so a Try call may fail
 // "spuriously" only while some blocking call is pending; with no blocking call
 // at all (the try-only histories) the model is exact. A Mutex has no partial
-// grants and a queue implies a holder, so there only the Lock calls that fail
-// keep their begin: a successful Lock is linearized as held from its grant.
+// grants and a queue implies a holder, so its model is exact: a successful
+// Lock is linearized as held from its grant, and a failing Lock has no effect
+// (a waiter handed the lock before it could leave the queue returns it).
 //
-// A blocking call that fails with ctx.Err() must have had to wait ("a call
-// that can complete without waiting completes, whatever the state of ctx").
-// That check and the call's end are two different moments: the call may find
-// the lock held, queue, be granted it as its ctx ends and pass it on, making a
-// Try call fail in between. So such a call gets a third operation, "waited",
-// over the same interval as the call, which holds only in a state in which
-// the call could not complete at once; porcupine places it and the call's end
-// independently.
+// A blocking call that fails with ctx.Err() may do so in any state: its ctx
+// ended during the call, and a done ctx fails even a call that could complete
+// at once (API.md, Context). Exactly when a call with a live ctx must wait is
+// checked by the rapid models, where ctx ends at known points.
 
 import (
 	"context"
@@ -193,12 +187,10 @@ func linCtx(r *rand.Rand) (context.Context, context.CancelFunc) {
 type mutexLinOp int
 
 const (
-	mutexLinLock      mutexLinOp = iota // Lock that succeeded; output: value read
-	mutexLinFailBegin                   // a Lock that will fail with ctx.Err() starts: pending
-	mutexLinWaited                      // that Lock found the lock held (or in transit) and had to wait
-	mutexLinFail                        // that Lock fails
-	mutexLinTryLock                     // output: ok and value read
-	mutexLinUnlock                      // input: value written before Unlock
+	mutexLinLock    mutexLinOp = iota // Lock that succeeded; output: value read
+	mutexLinFail                      // a Lock that failed with ctx.Err(): no effect
+	mutexLinTryLock                   // output: ok and value read
+	mutexLinUnlock                    // input: value written before Unlock
 )
 
 type mutexLinIn struct {
@@ -211,13 +203,13 @@ type mutexLinOut struct {
 	val int
 }
 
-// mutexLinState is the sequential state of a Mutex[int]: whether it is held,
-// the value last written under it, and how many Lock calls that will fail are
-// pending (each may hold the lock in transit for a moment).
+// mutexLinState is the sequential state of a Mutex[int]: whether it is held
+// and the value last written under it. A Lock that fails has no effect: a
+// waiter to which the lock was handed before it could leave the queue returns
+// the lock, so no lock is ever in transit through a failing call.
 type mutexLinState struct {
-	held    bool
-	val     int
-	failing int
+	held bool
+	val  int
 }
 
 var mutexLinModel = porcupine.Model{
@@ -234,19 +226,9 @@ var mutexLinModel = porcupine.Model{
 				return false, st
 			}
 			st.held = true
-		case mutexLinFailBegin:
-			st.failing++
-		case mutexLinWaited:
-			// A Lock fails only if it had to wait: the lock was held, or in
-			// transit to another failing Lock, when it looked.
-			if !st.held && st.failing < 2 {
-				return false, st
-			}
 		case mutexLinFail:
-			if st.failing < 1 {
-				return false, st
-			}
-			st.failing--
+			// Its ctx ended during the call: legal in any state (a done
+			// ctx fails even a Lock that could complete at once).
 		case mutexLinTryLock:
 			out := output.(mutexLinOut)
 			if out.ok {
@@ -254,9 +236,9 @@ var mutexLinModel = porcupine.Model{
 					return false, st
 				}
 				st.held = true
-			} else if !st.held && st.failing == 0 {
+			} else if !st.held {
 				// TryLock fails only if the lock is held (a queue
-				// implies a holder) or in transit.
+				// implies a holder).
 				return false, st
 			}
 		case mutexLinUnlock:
@@ -273,10 +255,6 @@ var mutexLinModel = porcupine.Model{
 		switch in.op {
 		case mutexLinLock:
 			return fmt.Sprintf("Lock() -> read %d", output.(mutexLinOut).val)
-		case mutexLinFailBegin:
-			return "begin failing Lock"
-		case mutexLinWaited:
-			return "(failing Lock had to wait)"
 		case mutexLinFail:
 			return "Lock() -> ctx.Err()"
 		case mutexLinTryLock:
@@ -291,7 +269,7 @@ var mutexLinModel = porcupine.Model{
 	},
 	DescribeState: func(state any) string {
 		st := state.(mutexLinState)
-		return fmt.Sprintf("held=%v val=%d failing=%d", st.held, st.val, st.failing)
+		return fmt.Sprintf("held=%v val=%d", st.held, st.val)
 	},
 }
 
@@ -331,12 +309,7 @@ func TestMutexLinearizable(t *testing.T) {
 						}
 					} else {
 						ctx, cancel := linCtx(r)
-						// Whether the call fails is known only afterwards; the
-						// begin operation is recorded first and then dropped
-						// if the call succeeded (its point then lies before a
-						// call that has no pending count to take off).
-						n := len(rec.clients[c])
-						call := rec.begin(c, mutexLinIn{op: mutexLinFailBegin})
+						call := rec.now()
 						var err error
 						p, err = m.Lock(ctx)
 						if err != nil {
@@ -346,14 +319,12 @@ func TestMutexLinearizable(t *testing.T) {
 							if p != nil {
 								t.Errorf("Lock failed with %v but returned a pointer", err)
 							}
-							rec.add(c, mutexLinIn{op: mutexLinWaited}, nil, call, ret)
 							rec.add(c, mutexLinIn{op: mutexLinFail}, nil, call, ret)
 							continue
 						}
 						out := mutexLinOut{ok: true, val: *p}
 						ret := rec.now()
 						cancel()
-						rec.clients[c] = rec.clients[c][:n]
 						rec.add(c, mutexLinIn{op: mutexLinLock}, out, call, ret)
 					}
 					for range r.IntN(3) {
@@ -390,7 +361,6 @@ type semLinOp int
 const (
 	semLinBegin   semLinOp = iota // a blocking AcquireN starts: pending
 	semLinAcquire                 // AcquireN(n) returns
-	semLinWaited                  // an AcquireN(n) that failed with ctx.Err() had to wait
 	semLinTry                     // TryAcquireN(n) returns
 	semLinRelease                 // Release of a Permit holding n
 	semLinClose                   // Close
@@ -425,9 +395,9 @@ type semLinState struct {
 // Sequential spec, for n >= 1:
 //
 //   - AcquireN(n) succeeds iff open and n <= avail, taking n; it fails with
-//     ErrClosed iff closed; with ctx.Err() only if at some point of its call
-//     (the "waited" operation) it was open and it had to wait: n > avail, or
-//     another AcquireN was pending (possibly queued ahead).
+//     ErrClosed iff closed; with ctx.Err() in any state, since its ctx ended
+//     during the call and a done ctx fails even a call that could complete
+//     at once (the rapid models check exactly when a live ctx must wait).
 //   - TryAcquireN(n) succeeds iff open and n <= avail; ErrClosed iff closed;
 //     ErrNoPermits if open and n > avail, or if an AcquireN is pending (it may
 //     be queued ahead, hold a partial grant or a grant in transit).
@@ -459,11 +429,6 @@ func semLinModel(permits int) porcupine.Model {
 					}
 				case semLinCtx:
 				default:
-					return false, st
-				}
-			case semLinWaited:
-				// pending counts this call too.
-				if st.closed || in.n <= st.avail && st.pending < 2 {
 					return false, st
 				}
 			case semLinTry:
@@ -504,8 +469,6 @@ func semLinModel(permits int) porcupine.Model {
 				return fmt.Sprintf("begin AcquireN(%d)", in.n)
 			case semLinAcquire:
 				return fmt.Sprintf("AcquireN(%d) -> %s", in.n, res())
-			case semLinWaited:
-				return fmt.Sprintf("(failing AcquireN(%d) had to wait)", in.n)
 			case semLinTry:
 				return fmt.Sprintf("TryAcquireN(%d) -> %s", in.n, res())
 			case semLinRelease:
@@ -602,9 +565,6 @@ func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 							res = semLinCtx
 						}
 						cancel()
-						if res == semLinCtx {
-							rec.add(c, semLinIn{op: semLinWaited, n: n}, nil, call, ret)
-						}
 						rec.add(c, semLinIn{op: semLinAcquire, n: n}, res, call, ret)
 					}
 					if err != nil {
@@ -678,10 +638,11 @@ func TestLinearizabilityModelsRejectViolations(t *testing.T) {
 		{"mutex spurious TryLock failure", mutexLinModel, []porcupine.Operation{
 			op(0, mutexLinIn{op: mutexLinTryLock}, mutexLinOut{}, 1, 2),
 		}},
-		{"mutex Lock fails without waiting", mutexLinModel, []porcupine.Operation{
-			op(0, mutexLinIn{op: mutexLinFailBegin}, nil, 1, 1),
-			op(0, mutexLinIn{op: mutexLinWaited}, nil, 2, 3),
-			op(0, mutexLinIn{op: mutexLinFail}, nil, 2, 3),
+		{"mutex TryLock fails while a failing Lock has the lock in transit", mutexLinModel, []porcupine.Operation{
+			op(0, mutexLinIn{op: mutexLinLock}, mutexLinOut{ok: true}, 1, 2),
+			op(1, mutexLinIn{op: mutexLinFail}, nil, 4, 9),
+			op(0, mutexLinIn{op: mutexLinUnlock, val: 1}, nil, 5, 6),
+			op(0, mutexLinIn{op: mutexLinTryLock}, mutexLinOut{}, 7, 8),
 		}},
 		{"semaphore overdraw", semLinModel(2), []porcupine.Operation{
 			op(0, semLinIn{op: semLinTry, n: 2}, semLinOK, 1, 2),
@@ -690,11 +651,6 @@ func TestLinearizabilityModelsRejectViolations(t *testing.T) {
 		{"semaphore spurious ErrNoPermits", semLinModel(2), []porcupine.Operation{
 			op(0, semLinIn{op: semLinTry, n: 1}, semLinOK, 1, 2),
 			op(1, semLinIn{op: semLinTry, n: 1}, semLinNoPermits, 3, 4),
-		}},
-		{"semaphore AcquireN fails without waiting", semLinModel(2), []porcupine.Operation{
-			op(0, semLinIn{op: semLinBegin, n: 2}, nil, 1, 1),
-			op(0, semLinIn{op: semLinWaited, n: 2}, nil, 2, 3),
-			op(0, semLinIn{op: semLinAcquire, n: 2}, semLinCtx, 2, 3),
 		}},
 		{"semaphore acquire after close", semLinModel(2), []porcupine.Operation{
 			op(0, semLinIn{op: semLinClose}, nil, 1, 2),
@@ -720,16 +676,11 @@ func TestLinearizabilityModelsRejectViolations(t *testing.T) {
 			op(1, semLinIn{op: semLinTry, n: 1}, semLinOK, 1, 2),
 			op(0, semLinIn{op: semLinBegin, n: 2}, nil, 3, 3),
 			op(1, semLinIn{op: semLinTry, n: 1}, semLinNoPermits, 4, 5),
-			op(0, semLinIn{op: semLinWaited, n: 2}, nil, 4, 7),
 			op(0, semLinIn{op: semLinAcquire, n: 2}, semLinCtx, 4, 7),
 		}},
-		{"mutex TryLock while a failing Lock passes the lock on", mutexLinModel, []porcupine.Operation{
-			op(0, mutexLinIn{op: mutexLinLock}, mutexLinOut{ok: true}, 1, 2),
-			op(1, mutexLinIn{op: mutexLinFailBegin}, nil, 3, 3),
-			op(1, mutexLinIn{op: mutexLinWaited}, nil, 4, 9),
-			op(1, mutexLinIn{op: mutexLinFail}, nil, 4, 9),
-			op(0, mutexLinIn{op: mutexLinUnlock, val: 1}, nil, 5, 6),
-			op(0, mutexLinIn{op: mutexLinTryLock}, mutexLinOut{}, 7, 8),
+		{"mutex Lock fails while the lock is free", mutexLinModel, []porcupine.Operation{
+			op(0, mutexLinIn{op: mutexLinFail}, nil, 1, 2),
+			op(1, mutexLinIn{op: mutexLinTryLock}, mutexLinOut{ok: true}, 3, 4),
 		}},
 	} {
 		if !porcupine.CheckOperations(tc.model, tc.hist) {

@@ -2,10 +2,6 @@ package gate
 
 import "context"
 
-// mutexLocked is a Mutex's state word while it is held and nobody waits: no
-// permit available (bias 1), no flag.
-const mutexLocked = ^uint64(1<<semPermitShift - 1) // the permit field holds -1: two's complement of 1, shifted
-
 // A Mutex is a fair mutual-exclusion lock that owns a value of type T.
 //
 // Lock returns a pointer to the value, valid until the matching Unlock. The
@@ -35,21 +31,22 @@ func NewMutex[T any](v T) *Mutex[T] {
 
 // Lock locks m and returns a pointer to its value.
 //
-// If m is unlocked and nobody waits, Lock takes it at once, whatever the state
-// of ctx. Otherwise it waits in FIFO order. If ctx is done before the lock is
-// handed to it, Lock returns (nil, ctx.Err()), does not hold the lock and
-// leaves the queue; a lock handed to it at that moment goes on to the next
-// waiter.
+// If ctx is already done, Lock returns (nil, ctx.Err()) without locking, even
+// if m is free. If m is unlocked and nobody waits, Lock takes it at once.
+// Otherwise it waits in FIFO order. If ctx is done before the lock is handed
+// to it, Lock returns (nil, ctx.Err()), does not hold the lock and leaves the
+// queue; a waiter to which the lock was handed before it could leave returns
+// the lock.
 func (m *Mutex[T]) Lock(ctx context.Context) (*T, error) {
-	// Fast path: grab an unlocked mutex nobody waits for.
-	if m.s.state.CompareAndSwap(0, mutexLocked) {
+	// Fast path: a live ctx and an unlocked mutex nobody waits for.
+	if ctx.Err() == nil && m.s.acquireFast(1, 1) {
 		return &m.v, nil
 	}
-	// Slow path, outlined so that the fast path is one CAS and a return.
-	// (Lock itself is just over Go's inlining budget; Unlock is inlined.)
 	return m.lockSlow(ctx)
 }
 
+// lockSlow is the slow path of Lock, outlined so that the fast path stays a
+// ctx check, a load and a CAS.
 func (m *Mutex[T]) lockSlow(ctx context.Context) (*T, error) {
 	if err := m.s.acquireSlow(ctx, 1, 1); err != nil {
 		return nil, err
@@ -60,7 +57,7 @@ func (m *Mutex[T]) lockSlow(ctx context.Context) (*T, error) {
 // TryLock locks m if it is unlocked and nobody waits for it, and reports
 // whether it succeeded. On success it returns a pointer to the value.
 func (m *Mutex[T]) TryLock() (*T, bool) {
-	if m.s.state.CompareAndSwap(0, mutexLocked) {
+	if m.s.acquireFast(1, 1) {
 		return &m.v, true
 	}
 	return nil, false
@@ -69,12 +66,6 @@ func (m *Mutex[T]) TryLock() (*T, bool) {
 // Unlock unlocks m, handing it to the oldest waiter if there is one. It
 // panics if m is not locked.
 func (m *Mutex[T]) Unlock() {
-	// Fast path: locked and nobody waits.
-	if m.s.state.CompareAndSwap(mutexLocked, 0) {
-		return
-	}
-	// Slow path (outlined so that the fast path can be inlined): hand over
-	// to the head waiter, or panic if m was not locked.
 	m.s.release(1, 1, 1, "gate: Unlock of unlocked Mutex")
 }
 
@@ -143,20 +134,21 @@ func (rw *RWMutex[T]) max() int64 {
 // RLock locks rw for reading and returns a pointer to its value, which may
 // only be read until RUnlock.
 //
-// It returns at once, whatever the state of ctx, if no writer holds rw, nobody
-// is queued and fewer than the maximum readers hold it. Otherwise it waits in
-// FIFO order behind every earlier reader and writer. If ctx is done first it
-// returns (nil, ctx.Err()) and holds nothing.
+// If ctx is already done it returns (nil, ctx.Err()) without locking. It
+// returns at once if no writer holds rw, nobody is queued and fewer than the
+// maximum readers hold it. Otherwise it waits in FIFO order behind every
+// earlier reader and writer. If ctx is done first it returns (nil, ctx.Err())
+// and holds nothing.
 func (rw *RWMutex[T]) RLock(ctx context.Context) (*T, error) {
-	// Fast path: a permit is free and nobody is queued.
-	if rw.s.acquireFast(1, rw.max()) {
+	// Fast path: a live ctx, a free permit and nobody queued.
+	if ctx.Err() == nil && rw.s.acquireFast(1, rw.max()) {
 		return &rw.v, nil
 	}
 	return rw.lockSlow(ctx, 1)
 }
 
 // lockSlow is the slow path of RLock (n == 1) and Lock (n == max), outlined so
-// that the fast paths stay a load and a CAS with no waiting code in them.
+// that the fast paths stay a ctx check, a load and a CAS.
 func (rw *RWMutex[T]) lockSlow(ctx context.Context, n int64) (*T, error) {
 	if err := rw.s.acquireSlow(ctx, n, rw.max()); err != nil {
 		return nil, err
@@ -177,31 +169,21 @@ func (rw *RWMutex[T]) TryRLock() (*T, bool) {
 // RUnlock releases a read lock, handing the freed permit to the oldest waiter
 // if there is one. It panics if rw is not read-locked.
 func (rw *RWMutex[T]) RUnlock() {
-	// Fast path: one atomic add, as in sync.RWMutex. The result must show
-	// nobody queued and at most max permits free, that is a permit field
-	// (available - max) of at most 0.
-	if new := rw.s.state.Add(1 << semPermitShift); new&semQueued != 0 || int64(new) >= 1<<semPermitShift {
-		// Slow path, outlined to keep the fast path one add and a test: hand
-		// the permit to the queue, or panic if rw was not read-locked.
-		rw.runlockSlow()
-	}
-}
-
-func (rw *RWMutex[T]) runlockSlow() {
 	mr := rw.max()
-	rw.s.releaseSlow(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
+	rw.s.release(1, mr, mr, "gate: RUnlock of RWMutex not read-locked")
 }
 
 // Lock locks rw for writing and returns a pointer to its value.
 //
-// It returns at once, whatever the state of ctx, if rw is not held and nobody
-// is queued. Otherwise it waits in FIFO order; while it waits, readers that
-// arrive after it wait too. If ctx is done first it returns (nil, ctx.Err()),
-// holds nothing, and the readers queued behind it go ahead.
+// If ctx is already done it returns (nil, ctx.Err()) without locking. It
+// returns at once if rw is not held and nobody is queued. Otherwise it waits
+// in FIFO order; while it waits, readers that arrive after it wait too. If
+// ctx is done first it returns (nil, ctx.Err()), holds nothing, and the
+// readers queued behind it go ahead.
 func (rw *RWMutex[T]) Lock(ctx context.Context) (*T, error) {
 	mr := rw.max()
-	// Fast path: unlocked (the zero word) to write-locked.
-	if rw.s.state.CompareAndSwap(0, permitField(0, mr)) {
+	// Fast path: a live ctx and every permit free.
+	if ctx.Err() == nil && rw.s.acquireFast(mr, mr) {
 		return &rw.v, nil
 	}
 	return rw.lockSlow(ctx, mr)
@@ -210,7 +192,7 @@ func (rw *RWMutex[T]) Lock(ctx context.Context) (*T, error) {
 // TryLock locks rw for writing if it is not held and nobody is queued, and
 // reports whether it succeeded.
 func (rw *RWMutex[T]) TryLock() (*T, bool) {
-	if rw.s.state.CompareAndSwap(0, permitField(0, rw.max())) {
+	if mr := rw.max(); rw.s.acquireFast(mr, mr) {
 		return &rw.v, true
 	}
 	return nil, false
@@ -221,10 +203,6 @@ func (rw *RWMutex[T]) TryLock() (*T, bool) {
 // if rw is not write-locked.
 func (rw *RWMutex[T]) Unlock() {
 	mr := rw.max()
-	// Fast path: write-locked and nobody waits.
-	if rw.s.state.CompareAndSwap(permitField(0, mr), 0) {
-		return
-	}
 	rw.s.release(mr, mr, mr, "gate: Unlock of RWMutex not write-locked")
 }
 
@@ -236,7 +214,7 @@ func (rw *RWMutex[T]) Downgrade() {
 	mr := rw.max()
 	if mr == 1 {
 		// The single permit stays with the caller: only check that it is held.
-		if avail(rw.s.state.Load(), mr) != 0 {
+		if rw.s.available(mr) != 0 {
 			panic("gate: Downgrade of RWMutex not write-locked")
 		}
 		return

@@ -167,7 +167,7 @@ func lockWantAvailable[T any](t *testing.T, rw *gate.RWMutex[T], want int) {
 // tokio: sync_mutex.rs straight_execution, sync_mutex_owned.rs straight_execution.
 func TestMutexStraightExecution(t *testing.T) {
 	m := gate.NewMutex(100)
-	ready := lockDoneCtx(t.Context()) // a Lock that had to wait would fail
+	ready := t.Context() // a Lock that had to wait would hang this goroutine: TryLock cross-checks
 	for _, step := range []struct{ want, set int }{{100, 99}, {99, 98}, {98, 98}} {
 		p, err := m.Lock(ready)
 		if err != nil {
@@ -365,18 +365,18 @@ func TestMutexNoBargingAfterUnlock(t *testing.T) {
 	})
 }
 
-// A Lock that can complete without waiting completes, whatever the state of
-// ctx.
-func TestMutexLockUncontendedIgnoresCtx(t *testing.T) {
+// A done ctx fails Lock even when the mutex is free (API.md, Context): it
+// returns (nil, ctx.Err()) and leaves the mutex unlocked.
+func TestMutexLockDoneCtxFailsEvenWhenFree(t *testing.T) {
 	m := gate.NewMutex(7)
 	expired, cancel := context.WithDeadline(t.Context(), time.Unix(0, 0))
 	defer cancel()
 	for _, ctx := range []context.Context{lockDoneCtx(t.Context()), expired} {
 		p, err := m.Lock(ctx)
-		if err != nil || p == nil || *p != 7 {
-			t.Fatalf("uncontended Lock(done ctx) = (%p, %v), want the lock", p, err)
+		if err != ctx.Err() || p != nil {
+			t.Fatalf("uncontended Lock(done ctx) = (%p, %v), want (nil, %v)", p, err, ctx.Err())
 		}
-		m.Unlock()
+		lockWantLocked(t, m, false)
 	}
 }
 
@@ -732,7 +732,7 @@ func TestRWMutexOwnsInitialValue(t *testing.T) {
 // tokio: sync_rwlock.rs read_shared: multiple reads are ready at once.
 func TestRWMutexReadShared(t *testing.T) {
 	rw := gate.NewRWMutex(100)
-	ready := lockDoneCtx(t.Context())
+	ready := t.Context()
 	p1, err := rw.RLock(ready)
 	if err != nil {
 		t.Fatalf("first RLock = %v, want the lock at once", err)
@@ -783,14 +783,10 @@ func TestRWMutexReadExclusivePending(t *testing.T) {
 func TestRWMutexExhaustReading(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutexMaxReaders(100, 1024)
-		ready := lockDoneCtx(t.Context()) // "poll once": fails iff RLock would wait
 		reads := 0
 		for {
-			_, err := rw.RLock(ready)
-			if err != nil {
-				if err != context.Canceled {
-					t.Fatalf("RLock = %v, want context.Canceled once it would wait", err)
-				}
+			// "Poll once": TryRLock fails iff RLock would wait.
+			if _, ok := rw.TryRLock(); !ok {
 				break
 			}
 			if reads++; reads > 2000 {
@@ -817,7 +813,7 @@ func TestRWMutexExhaustReading(t *testing.T) {
 // tokio: sync_rwlock.rs zero_max_readers and zero_max_readers_const (one Go
 // constructor), plus the other ends of the range.
 func TestRWMutexMaxReadersOutOfRangePanics(t *testing.T) {
-	for _, n := range []int{0, -1, gate.MaxReaders + 1, -1 << 62} {
+	for _, n := range []int{0, -1, gate.MaxReaders + 1, math.MinInt} {
 		lockMustPanic(t, fmt.Sprintf("NewRWMutexMaxReaders(_, %d)", n), func() { gate.NewRWMutexMaxReaders(0, n) })
 	}
 	for _, n := range []int{1, gate.MaxReaders} {
@@ -866,7 +862,7 @@ func TestRWMutexWriteSharedDrop(t *testing.T) {
 func TestRWMutexWriteReadSharedPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutex(100)
-		ready := lockDoneCtx(t.Context())
+		ready := t.Context() // in a bubble: a wait would deadlock it
 		if _, err := rw.RLock(ready); err != nil {
 			t.Fatal(err)
 		}
@@ -1277,42 +1273,50 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 	})
 }
 
-// RLock and Lock that can complete without waiting complete, whatever the
-// state of ctx; those that would wait return (nil, ctx.Err()) at once and keep
-// nothing (no partial grant, no place in the queue).
+// RLock and Lock given a done ctx return (nil, ctx.Err()) at once and keep
+// nothing (no lock, no partial grant, no place in the queue), whether they
+// could have completed at once or would have waited.
 func TestRWMutexDoneCtx(t *testing.T) {
 	rw := gate.NewRWMutexMaxReaders(0, 4)
 	done := lockDoneCtx(t.Context())
-	for i := range 2 {
-		if _, err := rw.RLock(done); err != nil {
-			t.Fatalf("RLock %d(cancelled ctx) with free permits = %v, want the lock", i, err)
-		}
-	}
-	if p, err := rw.Lock(done); err != context.Canceled || p != nil {
-		t.Fatalf("Lock(cancelled ctx) while read-locked = (%p, %v), want (nil, context.Canceled)", p, err)
-	}
-	lockWantRWWaiters(t, rw, 0)
-	lockWantAvailable(t, rw, 2) // no partial grant kept
-	if _, ok := rw.TryRLock(); !ok {
-		t.Fatal("TryRLock failed after a Lock that gave up at once")
-	}
-	for range 3 {
-		rw.RUnlock()
-	}
-	if _, err := rw.Lock(done); err != nil {
-		t.Fatalf("Lock(cancelled ctx) on an unlocked RWMutex = %v, want the lock", err)
-	}
 	expired, cancel := context.WithDeadline(t.Context(), time.Unix(0, 0))
 	defer cancel()
-	if p, err := rw.RLock(expired); err != context.DeadlineExceeded || p != nil {
-		t.Fatalf("RLock(expired ctx) while write-locked = (%p, %v), want (nil, context.DeadlineExceeded)", p, err)
+	for _, ctx := range []context.Context{done, expired} {
+		// Free: would complete at once.
+		if p, err := rw.RLock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("RLock(done ctx) on a free RWMutex = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		if p, err := rw.Lock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("Lock(done ctx) on a free RWMutex = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		lockWantAvailable(t, rw, 4)
+		// Read-locked: RLock could complete, Lock would wait.
+		if _, ok := rw.TryRLock(); !ok {
+			t.Fatal("TryRLock failed")
+		}
+		if p, err := rw.RLock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("RLock(done ctx) while read-locked = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		if p, err := rw.Lock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("Lock(done ctx) while read-locked = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		lockWantRWWaiters(t, rw, 0)
+		lockWantAvailable(t, rw, 3) // no partial grant kept
+		rw.RUnlock()
+		// Write-locked: both would wait.
+		if _, ok := rw.TryLock(); !ok {
+			t.Fatal("TryLock failed")
+		}
+		if p, err := rw.RLock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("RLock(done ctx) while write-locked = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		if p, err := rw.Lock(ctx); err != ctx.Err() || p != nil {
+			t.Fatalf("Lock(done ctx) while write-locked = (%p, %v), want (nil, %v)", p, err, ctx.Err())
+		}
+		lockWantRWWaiters(t, rw, 0)
+		rw.Unlock()
+		lockWantAvailable(t, rw, 4)
 	}
-	if p, err := rw.Lock(done); err != context.Canceled || p != nil {
-		t.Fatalf("Lock(cancelled ctx) while write-locked = (%p, %v), want (nil, context.Canceled)", p, err)
-	}
-	lockWantRWWaiters(t, rw, 0)
-	rw.Unlock()
-	lockWantAvailable(t, rw, 4)
 }
 
 // Cancelling a waiting RLock or Lock returns (nil, ctx.Err()), keeps nothing

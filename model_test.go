@@ -146,16 +146,17 @@ func (m *semModel) grant(n int) {
 }
 
 // acquire models AcquireN(ctx, n) started by waiter id.
+// A done ctx fails the call before anything else (API.md, Context).
 func (m *semModel) acquire(id, n int, precancelled bool) {
 	switch {
+	case precancelled:
+		m.done[id] = "canceled"
 	case m.closed:
 		m.done[id] = "closed"
 	case n == 0 || len(m.queue) == 0 && m.avail >= n:
 		m.avail -= n
 		m.done[id] = "granted"
 		m.held[id] = n
-	case precancelled:
-		m.done[id] = "canceled"
 	default:
 		m.queue = append(m.queue, semModelWaiter{id: id, n: n, grant: m.avail})
 		m.avail = 0
@@ -262,7 +263,7 @@ func (m *semModel) obs() semObs {
 }
 
 type semResult struct {
-	p   gate.Permit
+	p   *gate.Permit
 	err error
 }
 
@@ -356,7 +357,7 @@ func (sm *semMachine) settle(rt *rapid.T) {
 				if r.p.Count() != c.n {
 					rt.Fatalf("acquire %d of %d permits returned a Permit of %d", id, c.n, r.p.Count())
 				}
-				sm.permits[id] = &r.p
+				sm.permits[id] = r.p
 			} else if r.p.Count() != 0 {
 				rt.Fatalf("acquire %d failed (%v) but returned a Permit of %d", id, r.err, r.p.Count())
 			}
@@ -408,13 +409,14 @@ func (sm *semMachine) acquire(rt *rapid.T) {
 	sm.pending[id] = c
 	s := sm.s
 	go func() {
-		var r semResult
+		var p gate.Permit
+		var err error
 		if viaAcquire {
-			r.p, r.err = s.Acquire(ctx)
+			p, err = s.Acquire(ctx)
 		} else {
-			r.p, r.err = s.AcquireN(ctx, n)
+			p, err = s.AcquireN(ctx, n)
 		}
-		c.ch <- r
+		c.ch <- semResult{&p, err}
 	}()
 	sm.m.acquire(id, n, precancelled)
 }
@@ -740,11 +742,11 @@ func (m *rwModel) grant(n int) {
 func (m *rwModel) lock(id int, write, precancelled bool) {
 	need := m.need(rwModelWaiter{write: write})
 	switch {
+	case precancelled: // a done ctx fails the call before anything else
+		m.done[id] = "canceled"
 	case len(m.queue) == 0 && m.avail >= need:
 		m.avail -= need
 		m.granted(id, write)
-	case precancelled:
-		m.done[id] = "canceled"
 	default:
 		m.queue = append(m.queue, rwModelWaiter{id: id, write: write, grant: m.avail})
 		m.avail = 0

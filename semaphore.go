@@ -1,11 +1,15 @@
 package gate
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // MaxPermits is the largest number of permits a Semaphore can hold, and the
-// largest request AcquireN accepts (2^61-1: the state word keeps two bits for
-// flags and one for the sign).
-const MaxPermits = 1<<61 - 1
+// largest request AcquireN accepts: 2^61-1 where int has 64 bits, 2^29-1
+// where it has 32. The state word is 64 bits on every platform; it keeps two
+// bits for flags and one for the sign.
+const MaxPermits = 1<<(strconv.IntSize-3) - 1
 
 // A Semaphore is a weighted, fair, closable counting semaphore.
 //
@@ -38,13 +42,13 @@ func NewSemaphore(permits int) *Semaphore {
 		panic("gate: NewSemaphore: permits out of range [0, MaxPermits]")
 	}
 	s := new(Semaphore)
-	s.s.state.Store(permitField(int64(permits), 0))
+	s.s.init(int64(permits), 0)
 	return s
 }
 
 // Acquire acquires one permit; it is AcquireN(ctx, 1).
 func (s *Semaphore) Acquire(ctx context.Context) (Permit, error) {
-	if s.s.acquireFast(1, 0) {
+	if ctx.Err() == nil && s.s.acquireFast(1, 0) {
 		return Permit{sem: s, n: 1}, nil
 	}
 	return s.acquireSlow(ctx, 1)
@@ -52,32 +56,40 @@ func (s *Semaphore) Acquire(ctx context.Context) (Permit, error) {
 
 // AcquireN acquires n permits, waiting until they are available.
 //
-// It returns at once with the permits if they are available and nobody is
-// queued, whatever the state of ctx. Otherwise it joins the FIFO queue and
-// waits until its turn has come and n permits were handed to it. If ctx is
-// done first it returns ctx.Err() and holds nothing: the permits it had
-// collected go to the next waiters and it leaves the queue. If the semaphore
-// is closed before the request is met it returns [ErrClosed].
+// If ctx is already done it returns ctx.Err() and takes nothing, even if the
+// permits are available. Otherwise it takes them at once if they are available
+// and nobody is queued, or joins the FIFO queue and waits until its turn has
+// come and n permits were handed to it. If ctx is done first it returns
+// ctx.Err() and holds nothing: the permits it had collected go to the next
+// waiters and it leaves the queue. If the semaphore is closed before the
+// request is met it returns [ErrClosed].
 //
-// AcquireN(ctx, 0) returns an empty Permit at once unless the semaphore is
-// closed. A request above MaxPermits returns [ErrTooMany]. AcquireN panics if n
-// is negative.
+// The errors come in this order: a done ctx, then ErrClosed, then
+// [ErrTooMany] for a request above MaxPermits. AcquireN(ctx, 0) returns an
+// empty Permit at once unless one of the first two applies. AcquireN panics if
+// n is negative.
 func (s *Semaphore) AcquireN(ctx context.Context, n int) (Permit, error) {
 	// Fast path (n > 0 and available, so n <= MaxPermits).
-	if n > 0 && s.s.acquireFast(int64(n), 0) {
+	if n > 0 && ctx.Err() == nil && s.s.acquireFast(int64(n), 0) {
 		return Permit{sem: s, n: int64(n)}, nil
 	}
 	return s.acquireSlow(ctx, n)
 }
 
 // acquireSlow is the slow path of Acquire and AcquireN, outlined so that the
-// fast paths stay a load and a CAS: it checks n, then waits. (Neither fast
-// path fits Go's inlining budget; see BENCHMARKS.md.)
+// fast paths stay a ctx check, a load and a CAS: it checks n and the order of
+// errors, then waits.
 func (s *Semaphore) acquireSlow(ctx context.Context, n int) (Permit, error) {
 	if n < 0 {
 		panic("gate: Semaphore.AcquireN: negative count")
 	}
+	if err := ctx.Err(); err != nil {
+		return Permit{}, err
+	}
 	if n > MaxPermits {
+		if s.s.closed() {
+			return Permit{}, ErrClosed
+		}
 		return Permit{}, ErrTooMany
 	}
 	if err := s.s.acquireSlow(ctx, int64(n), 0); err != nil {
@@ -103,7 +115,7 @@ func (s *Semaphore) TryAcquireN(n int) (Permit, error) {
 		panic("gate: Semaphore.TryAcquireN: negative count")
 	}
 	if n > MaxPermits {
-		if s.IsClosed() {
+		if s.s.closed() {
 			return Permit{}, ErrClosed
 		}
 		return Permit{}, ErrTooMany
@@ -113,6 +125,11 @@ func (s *Semaphore) TryAcquireN(n int) (Permit, error) {
 	}
 	return Permit{sem: s, n: int64(n)}, nil
 }
+
+const (
+	addPermitsPanic = "gate: Semaphore.AddPermits: would exceed MaxPermits"
+	releasePanic    = "gate: Permit.Release: would exceed MaxPermits (a copied Permit?)"
+)
 
 // AddPermits adds n permits. They go to the queued waiters first, oldest
 // first, and the rest become available. It works on a closed semaphore too
@@ -125,12 +142,11 @@ func (s *Semaphore) AddPermits(n int) {
 	if n == 0 {
 		return
 	}
-	const msg = "gate: Semaphore.AddPermits: would exceed MaxPermits"
 	if n > MaxPermits {
-		// Checked here: n<<2 would not fit the state word.
-		panic(msg)
+		// Checked here: the release check below assumes n <= MaxPermits.
+		panic(addPermitsPanic)
 	}
-	s.s.release(int64(n), 0, MaxPermits, msg)
+	s.s.release(int64(n), 0, MaxPermits, addPermitsPanic)
 }
 
 // ForgetPermits removes up to n available permits and returns how many it
@@ -154,17 +170,18 @@ func (s *Semaphore) Available() int { return int(s.s.available(0)) }
 func (s *Semaphore) Close() { s.s.close() }
 
 // IsClosed reports whether Close was called.
-func (s *Semaphore) IsClosed() bool { return s.s.state.Load()&semClosed != 0 }
+func (s *Semaphore) IsClosed() bool { return s.s.closed() }
 
 // A Permit holds permits of one [Semaphore]; Release gives them back. Its zero
 // value holds none.
 //
-// A Permit is a value: Release and Forget clear the variable they are called
-// on, so a second call on the same variable does nothing. A copy of a Permit
-// holds the same permits; releasing both returns them twice, which panics if
-// the semaphore would exceed MaxPermits and otherwise inflates its count, so
-// do not copy a Permit that will be released.
+// Release and Forget empty the variable they are called on, so a second call
+// on the same variable does nothing. A Permit must not be copied: a copy holds
+// the same permits, and releasing both would return them twice, raising the
+// semaphore's count for good (a Release that would push it past MaxPermits
+// panics instead). A noCopy field makes go vet report copies; pass a *Permit.
 type Permit struct {
+	_   noCopy
 	sem *Semaphore
 	n   int64
 }
@@ -177,11 +194,7 @@ func (p *Permit) Release() {
 	}
 	n := p.n
 	p.n = 0
-	// Fast path: one atomic add. The result must show nobody queued and no
-	// wrap past MaxPermits (the permit field is never negative for bias 0).
-	if new := p.sem.s.state.Add(uint64(n) << semPermitShift); new&semQueued != 0 || int64(new) < 0 {
-		p.sem.s.releaseSlow(n, 0, MaxPermits, "gate: Permit.Release: would exceed MaxPermits")
-	}
+	p.sem.s.release(n, 0, MaxPermits, releasePanic)
 }
 
 // Forget drops the permits without returning them: the semaphore's capacity

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ import (
 
 // acquired is the result of one AcquireN call made in its own goroutine.
 type acquired struct {
-	p   gate.Permit
+	p   *gate.Permit
 	err error
 }
 
@@ -42,7 +43,7 @@ func goAcquire(ctx context.Context, s *gate.Semaphore, n int) <-chan acquired {
 	ch := make(chan acquired, 1)
 	go func() {
 		p, err := s.AcquireN(ctx, n)
-		ch <- acquired{p, err}
+		ch <- acquired{&p, err}
 	}()
 	return ch
 }
@@ -86,7 +87,7 @@ func result(t *testing.T, ch <-chan acquired) acquired {
 }
 
 // granted checks that the call behind ch returned a Permit of n permits.
-func granted(t *testing.T, ch <-chan acquired, n int) gate.Permit {
+func granted(t *testing.T, ch <-chan acquired, n int) *gate.Permit {
 	t.Helper()
 	r := result(t, ch)
 	if r.err != nil {
@@ -131,7 +132,7 @@ func wantHeadGrant(t *testing.T, s *gate.Semaphore, want int) {
 	}
 }
 
-func mustTry(t *testing.T, s *gate.Semaphore, n int) gate.Permit {
+func mustTry(t *testing.T, s *gate.Semaphore, n int) *gate.Permit {
 	t.Helper()
 	p, err := s.TryAcquireN(n)
 	if err != nil {
@@ -140,7 +141,7 @@ func mustTry(t *testing.T, s *gate.Semaphore, n int) gate.Permit {
 	if p.Count() != n {
 		t.Fatalf("TryAcquireN(%d): permit of %d", n, p.Count())
 	}
-	return p
+	return &p
 }
 
 func wantTryErr(t *testing.T, s *gate.Semaphore, n int, want error) {
@@ -388,7 +389,7 @@ func TestSemaphorePermitMerge(t *testing.T) {
 	wantAvailable(t, s, 2)
 	p2 := mustTry(t, s, 2)
 	wantAvailable(t, s, 0)
-	p1.Merge(&p2)
+	p1.Merge(p2)
 	if p1.Count() != 3 || p2.Count() != 0 {
 		t.Fatalf("after Merge: counts %d, %d; want 3, 0", p1.Count(), p2.Count())
 	}
@@ -407,7 +408,7 @@ func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
 	s2 := gate.NewSemaphore(3)
 	p1 := mustTry(t, s1, 1)
 	p2 := mustTry(t, s2, 1)
-	mustPanicGate(t, "Merge of permits of different semaphores", func() { p1.Merge(&p2) })
+	mustPanicGate(t, "Merge of permits of different semaphores", func() { p1.Merge(p2) })
 	// An empty permit of another semaphore (Split(0)) is still from another
 	// semaphore.
 	p3 := mustTry(t, s2, 1)
@@ -424,7 +425,7 @@ func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
 func TestSemaphorePermitMergeSelfAndOverflow(t *testing.T) {
 	s := gate.NewSemaphore(3)
 	p := mustTry(t, s, 2)
-	p.Merge(&p)
+	p.Merge(p)
 	if p.Count() != 2 {
 		t.Fatalf("after p.Merge(&p): Count() = %d, want 2", p.Count())
 	}
@@ -433,7 +434,7 @@ func TestSemaphorePermitMergeSelfAndOverflow(t *testing.T) {
 
 	big := gate.NewSemaphore(gate.MaxPermits)
 	q := mustTry(t, big, gate.MaxPermits)
-	dup := q // a copy: misuse, but Merge must not wrap the count
+	dup := gate.CopyPermit(q) // a copy: misuse, but Merge must not wrap the count
 	mustPanicGate(t, "Merge past MaxPermits", func() { q.Merge(&dup) })
 	if q.Count() != gate.MaxPermits || dup.Count() != gate.MaxPermits {
 		t.Fatalf("after the failed Merge: counts %d and %d, want MaxPermits both", q.Count(), dup.Count())
@@ -542,7 +543,7 @@ func TestSemaphoreAddMoreThanMaxPermitsPanics(t *testing.T) {
 	// Requests whose shifted count does not fit the state word (n<<2
 	// truncates) must panic too, not wrap into a subtraction.
 	s = gate.NewSemaphore(5)
-	for _, n := range []int{math.MaxInt, math.MaxInt - 2, 1 << 62, gate.MaxPermits + 1} {
+	for _, n := range []int{math.MaxInt, math.MaxInt - 2, math.MaxInt/2 + 1, gate.MaxPermits + 1} {
 		mustPanicGate(t, fmt.Sprintf("NewSemaphore(5).AddPermits(%d)", n), func() { s.AddPermits(n) })
 		wantAvailable(t, s, 5)
 	}
@@ -799,8 +800,13 @@ func TestSemaphoreMaxPermitsDoesntPanic(t *testing.T) {
 	if msg, ok := panicMessage(func() { gate.NewSemaphore(gate.MaxPermits) }); ok {
 		t.Fatalf("NewSemaphore(MaxPermits) panicked: %s", msg)
 	}
-	if gate.MaxPermits != 1<<61-1 {
-		t.Fatalf("MaxPermits = %d, want 2^61-1", gate.MaxPermits)
+	// 2^61-1 where int has 64 bits, 2^29-1 where it has 32 (API.md).
+	want := uint64(1)<<61 - 1
+	if strconv.IntSize == 32 {
+		want = 1<<29 - 1
+	}
+	if uint64(gate.MaxPermits) != want {
+		t.Fatalf("MaxPermits = %d, want %d on a %d-bit int", gate.MaxPermits, want, strconv.IntSize)
 	}
 }
 
@@ -839,15 +845,13 @@ func TestSemaphoreValidatesMaxPermits(t *testing.T) {
 func TestSemaphoreRequestAboveMaxPermits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, s := range []*gate.Semaphore{gate.NewSemaphore(0), gate.NewSemaphore(gate.MaxPermits)} {
-			for _, n := range []int{gate.MaxPermits + 1, 1 << 62, math.MaxInt} {
+			for _, n := range []int{gate.MaxPermits + 1, math.MaxInt/2 + 1, math.MaxInt} {
 				wantTryErr(t, s, n, gate.ErrTooMany)
 				// Called on the bubble's main goroutine: if it waited, the
 				// bubble would deadlock and the test fail.
-				for _, ctx := range []context.Context{t.Context(), cancelledCtx(t.Context())} {
-					p, err := s.AcquireN(ctx, n)
-					if err != gate.ErrTooMany || p.Count() != 0 {
-						t.Fatalf("AcquireN(%d): %v, count %d; want ErrTooMany", n, err, p.Count())
-					}
+				p, err := s.AcquireN(t.Context(), n)
+				if err != gate.ErrTooMany || p.Count() != 0 {
+					t.Fatalf("AcquireN(%d): %v, count %d; want ErrTooMany", n, err, p.Count())
 				}
 				wantWaiters(t, s, 0)
 			}
@@ -1133,32 +1137,32 @@ func TestSemaphoreNewcomerQueuesBehindLargeRequest(t *testing.T) {
 	})
 }
 
-// A call that can complete without waiting completes whatever the state of
-// ctx.
-func TestSemaphoreDoneCtxNoWaitSucceeds(t *testing.T) {
+// A done ctx fails the call even when it could complete at once (API.md,
+// Context), as in x/sync/semaphore: it returns ctx.Err() and takes nothing,
+// and it is reported before ErrClosed and ErrTooMany. AcquireN(0) too.
+func TestSemaphoreDoneCtxFailsEvenWhenFree(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 		defer cancel()
 		for _, ctx := range []context.Context{cancelledCtx(t.Context()), expired} {
 			s := gate.NewSemaphore(3)
-			p1, err := s.Acquire(ctx)
-			if err != nil || p1.Count() != 1 {
-				t.Fatalf("Acquire with done ctx and a free permit: %v, count %d", err, p1.Count())
+			for _, n := range []int{0, 1, 2, 3, gate.MaxPermits + 1} {
+				p, err := s.AcquireN(ctx, n)
+				if err != ctx.Err() || p.Count() != 0 {
+					t.Fatalf("AcquireN(done ctx, %d) with 3 free: %v, count %d; want %v", n, err, p.Count(), ctx.Err())
+				}
 			}
-			p2, err := s.AcquireN(ctx, 2)
-			if err != nil || p2.Count() != 2 {
-				t.Fatalf("AcquireN(2) with done ctx and 2 free: %v, count %d", err, p2.Count())
+			if p, err := s.Acquire(ctx); err != ctx.Err() || p.Count() != 0 {
+				t.Fatalf("Acquire(done ctx) with 3 free: %v, count %d; want %v", err, p.Count(), ctx.Err())
 			}
-			wantAvailable(t, s, 0)
-			// AcquireN(0) never waits, not even behind a queue.
-			w := startWaiter(t, t.Context(), s, 1)
-			p0, err := s.AcquireN(ctx, 0)
-			if err != nil || p0.Count() != 0 {
-				t.Fatalf("AcquireN(0) with done ctx: %v, count %d", err, p0.Count())
+			wantAvailable(t, s, 3)
+			wantWaiters(t, s, 0)
+			s.Close()
+			for _, n := range []int{0, 1, gate.MaxPermits + 1} {
+				if p, err := s.AcquireN(ctx, n); err != ctx.Err() || p.Count() != 0 {
+					t.Fatalf("AcquireN(done ctx, %d) on closed: %v, count %d; want %v first", n, err, p.Count(), ctx.Err())
+				}
 			}
-			p1.Release()
-			synctest.Wait()
-			granted(t, w, 1)
 		}
 	})
 }
@@ -1364,8 +1368,8 @@ func TestSemaphoreAcquireZero(t *testing.T) {
 		if p, err := s.AcquireN(t.Context(), 0); err != gate.ErrClosed || p.Count() != 0 {
 			t.Fatalf("AcquireN(0) on closed: %v, count %d; want ErrClosed", err, p.Count())
 		}
-		if p, err := s.AcquireN(cancelledCtx(t.Context()), 0); err != gate.ErrClosed || p.Count() != 0 {
-			t.Fatalf("AcquireN(0) on closed with done ctx: %v, count %d; want ErrClosed", err, p.Count())
+		if p, err := s.AcquireN(cancelledCtx(t.Context()), 0); err != context.Canceled || p.Count() != 0 {
+			t.Fatalf("AcquireN(0) on closed with done ctx: %v, count %d; want context.Canceled", err, p.Count())
 		}
 		wantTryErr(t, s, 0, gate.ErrClosed)
 	})
@@ -1585,7 +1589,7 @@ func TestSemaphorePermitMergeZero(t *testing.T) {
 		t.Fatalf("Merge(zero): counts %d, %d; want 3, 0", p.Count(), zero.Count())
 	}
 	var z gate.Permit
-	z.Merge(&p)
+	z.Merge(p)
 	if z.Count() != 3 || p.Count() != 0 {
 		t.Fatalf("zero.Merge(p): counts %d, %d; want 3, 0", z.Count(), p.Count())
 	}
@@ -1600,8 +1604,8 @@ func TestSemaphorePermitMergeZero(t *testing.T) {
 	q := mustTry(t, other, 1)
 	var z2 gate.Permit
 	r := mustTry(t, s, 1)
-	z2.Merge(&r)
-	mustPanicGate(t, "Merge into a merged zero Permit from another semaphore", func() { z2.Merge(&q) })
+	z2.Merge(r)
+	mustPanicGate(t, "Merge into a merged zero Permit from another semaphore", func() { z2.Merge(q) })
 }
 
 // Every negative count panics with a message starting with "gate: ", and the

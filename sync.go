@@ -6,19 +6,27 @@ import (
 	"sync/atomic"
 )
 
-// This file is the core that every permit-based primitive of gate stands on:
-// one atomic state word that the fast paths read and CAS without a lock, and
-// one FIFO queue of parked goroutines that only the slow paths touch. It
-// follows tokio's batch_semaphore (tokio/src/sync/batch_semaphore.rs), with
-// two changes that make the fast paths as cheap as sync.Mutex's:
+// This file is the core that every primitive of gate stands on. It has two
+// layers:
 //
-//   - the state word carries a "queued" bit, so a release that finds no
-//     waiter is a single atomic add and never takes the queue lock (tokio's
-//     release always locks);
-//   - the permit count is stored relative to a per-user bias, so that the
-//     all-zero word means "every permit available" for a Mutex (bias 1) and an
-//     RWMutex (bias maxReaders), and their zero values work without a
-//     constructor.
+//   - the wait queue: a [waiter] (one parked goroutine), a FIFO [waitQueue]
+//     of them guarded by a short sync.Mutex, one park function that waits for
+//     a wake-up or the end of a ctx, and wake. Notify, Barrier, the channels'
+//     receivers and every WaitClosed park on it directly;
+//   - the batch semaphore ([sem]), after tokio's batch_semaphore
+//     (tokio/src/sync/batch_semaphore.rs): an atomic state word that the fast
+//     paths read and CAS without a lock, plus accounting of permits on top of
+//     a waitQueue. Semaphore, Mutex, RWMutex, the bounded mpsc channel's
+//     capacity and OnceCell's initialization are built on it.
+//
+// Parking is always a receive from a channel that the parking goroutine made
+// for this one wait. That is what makes gate testable in testing/synctest: a
+// goroutine blocked on a channel made in its own bubble is durably blocked,
+// and a channel made for one wait is never used by a goroutine of another
+// bubble, or outside any, so a package-level primitive works in one bubble
+// after another and outside them. The waiter structs around the channels are
+// reused (they hold no channel between waits), so a park allocates one
+// channel and nothing else.
 
 // noCopy may be embedded into structs which must not be copied after first
 // use; go vet's copylocks check reports copies.
@@ -27,6 +35,204 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
+// A waiter is one goroutine parked, or about to park, on a waitQueue.
+//
+// Its fields other than ready are guarded by the queue's mu while it is on
+// the list. The goroutine that takes it off the list for a wake-up sets
+// status (and whatever accounting its primitive keeps) under mu, unlocks, and
+// then closes ready; the parked goroutine reads them after its receive from
+// ready, which the close synchronizes before.
+type waiter struct {
+	prev, next *waiter       // list links; next also chains a wake list once off the list
+	ready      chan struct{} // made by the parking goroutine for this wait (newWaiter); closed once by wake
+	queued     bool          // on the list
+
+	// Accounting for the primitive that owns the queue. The batch semaphore
+	// keeps the permits requested (n) and still missing (needed: n - needed
+	// is the partial grant); Notify and Barrier use n for their own counts.
+	n, needed int64
+	// status says why the waiter was woken, set by the waker before wake.
+	// 0 (wokeGranted) means it got what it waited for; the other values are
+	// the owner's (wokeClosed, Notify's kinds of notification, …).
+	status uint8
+}
+
+// Values of waiter.status shared by every primitive. A primitive may define
+// its own from wokeOwner on.
+const (
+	wokeGranted uint8 = iota // got what it waited for
+	wokeClosed               // the primitive (or the other side) closed
+	wokeOwner                // first value free for a primitive's own use
+)
+
+// A waitQueue is a FIFO list of waiters, oldest at the head, with the lock
+// that guards it and a few spare waiter structs for reuse. Its zero value is
+// an empty queue. It must not be copied after first use.
+//
+// mu is held for a few instructions at a time: list operations and the
+// owner's accounting, never a channel operation, an allocation or a call
+// into a Context. Wake-ups happen after unlocking, so that a woken goroutine
+// never has to wait for the lock its waker still holds.
+type waitQueue struct {
+	mu         sync.Mutex // guards head, tail and the fields of every waiter on the list
+	head, tail *waiter
+
+	// spare keeps up to two waiter structs (without their channels) whose
+	// wait is over, so that a contended primitive allocates only a channel
+	// per park. Two, because with two holders two goroutines may park at
+	// once. A slot is taken with Swap and filled with CompareAndSwap(nil, w):
+	// a waiter is owned by one goroutine at a time.
+	spare [2]atomic.Pointer[waiter]
+}
+
+// newWaiter returns a waiter, off any list, with a new ready channel. The
+// channel is made here, by the goroutine that will wait on it: this is the
+// one allocation of a park. Call it before taking mu.
+func (q *waitQueue) newWaiter() *waiter {
+	var w *waiter
+	for i := range q.spare {
+		if q.spare[i].Load() != nil {
+			if w = q.spare[i].Swap(nil); w != nil {
+				break
+			}
+		}
+	}
+	if w == nil {
+		w = new(waiter)
+	}
+	w.ready = make(chan struct{})
+	w.status = wokeGranted
+	return w
+}
+
+// putWaiter keeps w for reuse if a slot is free. w must be off the list and
+// no waker may still hold it: either it was never queued, it was removed by
+// its own goroutine, or its ready channel has been closed and received from.
+// Its channel is dropped: a channel made in one synctest bubble must not be
+// waited on by the next user, who may be in another.
+func (q *waitQueue) putWaiter(w *waiter) {
+	w.ready, w.next, w.prev = nil, nil, nil
+	for i := range q.spare {
+		if q.spare[i].CompareAndSwap(nil, w) {
+			return
+		}
+	}
+}
+
+// empty reports whether no waiter is queued. mu must be held.
+func (q *waitQueue) empty() bool { return q.head == nil }
+
+// pushBack appends w to the list. mu must be held.
+func (q *waitQueue) pushBack(w *waiter) {
+	w.queued = true
+	w.prev, w.next = q.tail, nil
+	if q.tail == nil {
+		q.head = w
+	} else {
+		q.tail.next = w
+	}
+	q.tail = w
+}
+
+// remove unlinks w from the list in O(1) and clears its links, so that the
+// caller may chain it on a wake list. mu must be held and w must be queued.
+func (q *waitQueue) remove(w *waiter) {
+	if w.prev == nil {
+		q.head = w.next
+	} else {
+		w.prev.next = w.next
+	}
+	if w.next == nil {
+		q.tail = w.prev
+	} else {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next = nil, nil
+	w.queued = false
+}
+
+// popFront removes and returns the oldest waiter, or nil. mu must be held.
+func (q *waitQueue) popFront() *waiter {
+	w := q.head
+	if w != nil {
+		q.remove(w)
+	}
+	return w
+}
+
+// popBack removes and returns the newest waiter, or nil. mu must be held.
+func (q *waitQueue) popBack() *waiter {
+	w := q.tail
+	if w != nil {
+		q.remove(w)
+	}
+	return w
+}
+
+// takeAll empties the list and returns its waiters, oldest first, chained
+// through next as a wake list. mu must be held.
+func (q *waitQueue) takeAll() *waiter {
+	first := q.head
+	for w := first; w != nil; w = w.next {
+		w.queued = false
+		w.prev = nil
+	}
+	q.head, q.tail = nil, nil
+	return first
+}
+
+// wake wakes w, which its waker has taken off the list under mu. It runs
+// after mu is unlocked.
+func wake(w *waiter) { close(w.ready) }
+
+// wakeAll wakes every waiter chained on a wake list, without mu. next is read
+// before the close, after which the waiter's goroutine may run and reuse it.
+func wakeAll(w *waiter) {
+	for w != nil {
+		next := w.next
+		close(w.ready)
+		w = next
+	}
+}
+
+// park blocks until w is woken (nil) or ctx is done (ctx.Err()). After an
+// error the caller decides under mu whether w is still queued (withdraw it)
+// or was woken at the same time (then its ready channel is or will shortly be
+// closed; see settle).
+func park(ctx context.Context, w *waiter) error {
+	done := ctx.Done()
+	if done == nil {
+		// A context that can never end (context.Background): a plain
+		// receive is cheaper than a select.
+		<-w.ready
+		return nil
+	}
+	select {
+	case <-w.ready:
+		return nil
+	case <-done:
+		return ctx.Err()
+	}
+}
+
+// withdraw is called by a goroutine whose park returned a ctx error. Under mu
+// it removes w from the list if it is still there and returns true, with mu
+// still held so that the owner can pass on what w held; the caller unlocks.
+// If w was already taken off the list by a waker, it unlocks mu, waits for the
+// wake-up that is on its way (its waker is running, between its unlock and
+// its close) and returns false: the wake-up came first and w.status says what
+// it brought.
+func (q *waitQueue) withdraw(w *waiter) bool {
+	q.mu.Lock()
+	if w.queued {
+		q.remove(w)
+		return true
+	}
+	q.mu.Unlock()
+	<-w.ready
+	return false
+}
+
 // State word of a sem.
 //
 // Bits (high to low):
@@ -34,9 +240,10 @@ func (*noCopy) Unlock() {}
 //	63 ............................ 2 | 1      | 0
 //	available permits - bias (signed) | queued | closed
 //
-// The permit field is a two's-complement integer: available = int64(state)>>2 + bias.
-// Taking n permits subtracts n<<2 from the word and returning them adds n<<2;
-// neither can carry into the flag bits.
+// The permit field is a two's-complement integer: available =
+// int64(state)>>2 + bias. Taking n permits subtracts n<<2 from the word and
+// returning them adds n<<2; since available stays within [0, MaxPermits] and
+// bias within [0, MaxReaders], neither can carry into the flag bits or wrap.
 const (
 	semClosed      = 1 << iota // no permit is granted any more; set under mu, never cleared
 	semQueued                  // the wait list is non-empty; set and cleared under mu only
@@ -48,17 +255,20 @@ const (
 //
 // The semaphore is strictly FIFO and never lets a newcomer barge. A goroutine
 // whose request does not fit (or that finds the queue non-empty) takes the
-// queue lock, grabs every permit that is available as a partial grant, sets
-// the queued bit in the same CAS and enqueues itself at the tail. From then on
-// the available count stays 0 until the queue is empty again: a release hands
-// its permits to the head waiter first (waking it only when its request is
-// fully met), then to the next, and only the permits that nobody in the queue
-// can take go back into the word. So:
+// queue lock, takes every permit that is available as a partial grant, sets
+// the queued bit in the same CAS and enqueues itself at the tail. From then
+// on, until the queue is empty again, the word holds no available permit and
+// only holders of mu change it: the lock-free paths (acquireFast,
+// tryAcquire, forget, release's first CAS) refuse or step aside when they see
+// the queued bit. A release that sees the bit takes mu and hands its permits
+// to the head waiter first (waking it only when its request is fully met),
+// then to the next; only the permits that nobody in the queue can take go
+// back into the word, in the same CAS that clears the bit. So:
 //
 //   - a large request at the head collects permits as they come back and is
 //     never starved by smaller ones behind it;
-//   - a TryAcquire right after a release fails while anyone is queued, because
-//     the released permits went to the queue, not to the word;
+//   - a TryAcquire, or an Acquire, right after a release fails or queues while
+//     anyone is queued, because the released permits went to the queue;
 //   - only the head waiter ever holds a partial grant.
 //
 // A simpler design would keep the count in the word and wake the head on every
@@ -66,62 +276,49 @@ const (
 // and the retry any goroutine can take the permits (barging), and a large
 // request could wait forever behind a stream of small ones.
 //
-// Invariants (under mu): queued bit set ⇔ head != nil. While the bit is set,
-// permits in the word are not available: they are in transit to the queue
-// (see "In-transit permits" below) and only the head holds a partial grant.
+// Invariants (under mu): queued bit set ⇔ the list is non-empty, and then the
+// available count in the word is 0.
 
 // A sem is the batch semaphore. Its zero value has bias permits available and
 // is open. The bias is not stored: each user passes its own constant (0 for a
-// Semaphore, 1 for a Mutex, maxReaders for an RWMutex), so that the zero word is
-// that user's natural initial state.
+// Semaphore, 1 for a Mutex, maxReaders for an RWMutex), so that the zero word
+// is that user's natural initial state.
 type sem struct {
 	state atomic.Uint64 // see the bit map above
-
-	// spare keeps up to two waiters, with their channels, whose last wait is
-	// over, so that a contended primitive does not allocate on every park
-	// (two, because with two holders two waiters may park at once; one slot
-	// missed about one park in eight). A slot is taken with Swap and filled
-	// with CompareAndSwap(nil, w): a waiter is owned by exactly one goroutine
-	// at a time. Only this primitive reuses them.
-	spare [2]atomic.Pointer[waiter]
-
-	mu         sync.Mutex // guards the list below and every waiter's fields; held for a few instructions only
-	head, tail *waiter    // FIFO wait list, oldest at head
-}
-
-// A waiter is one goroutine parked in sem.acquireSlow.
-//
-// Its fields other than ready are guarded by sem.mu. The goroutine that takes
-// the waiter off the list (a release that fills its request, or close) sets
-// them under mu and then sends one token on ready after unlocking; the parked
-// goroutine reads them after receiving the token, which the send synchronizes
-// before. The token leaves ready empty again, so the waiter (and its channel)
-// can be reused by the next goroutine that parks on the same primitive.
-type waiter struct {
-	prev, next *waiter       // list links; next also chains the wake list once off the list
-	n          int64         // permits requested
-	needed     int64         // permits still missing; n - needed is the partial grant
-	queued     bool          // on the wait list
-	closed     bool          // taken off the list by close: the request failed
-	ready      chan struct{} // capacity 1; one token once the waiter is off the list, by a grant or by close
+	q     waitQueue     // its mu guards the list and every queued waiter's n and needed
 }
 
 // avail returns the permits available in state word s for a user with the
 // given bias.
 func avail(s uint64, bias int64) int64 { return int64(s)>>semPermitShift + bias }
 
-// permitField returns the state word (without flags) in which n permits are
-// available for a user with the given bias.
-func permitField(n, bias int64) uint64 { return uint64(n-bias) << semPermitShift }
+// permits returns the amount to add to or subtract from a state word to move
+// n permits.
+func permits(n int64) uint64 { return uint64(n) << semPermitShift }
+
+// init sets the initial number of available permits. It is for constructors,
+// before the sem is shared.
+func (s *sem) init(n, bias int64) { s.state.Store(permits(n - bias)) }
 
 // available returns the number of permits available now: 0 while anyone is
 // queued.
 func (s *sem) available(bias int64) int64 {
+	return max(avail(s.state.Load(), bias), 0)
+}
+
+// closed reports whether close was called.
+func (s *sem) closed() bool { return s.state.Load()&semClosed != 0 }
+
+// acquireFast takes n > 0 permits if they are available and nobody is
+// queued, with one load and one CAS, and reports whether it did. It is the
+// fast path of every acquire and small enough to be inlined into the
+// exported methods, whose slow path is acquireSlow. The flag test keeps it
+// from taking anything from a closed semaphore; while anyone is queued the
+// word holds no available permit, so the count test alone would refuse too.
+func (s *sem) acquireFast(n, bias int64) bool {
 	old := s.state.Load()
-	if old&semQueued != 0 {
-		return 0
-	}
-	return max(avail(old, bias), 0)
+	return old&semFlags == 0 && avail(old, bias) >= n &&
+		s.state.CompareAndSwap(old, old-permits(n))
 }
 
 // tryAcquire takes n permits if they are available and nobody is queued. It
@@ -132,260 +329,193 @@ func (s *sem) tryAcquire(n, bias int64) error {
 		if old&semClosed != 0 {
 			return ErrClosed
 		}
-		// With anyone queued only n == 0 can pass (it takes nothing from the
-		// queue): permits in the word are then in transit to the queue.
-		if avail(old, bias) < n || (n > 0 && old&semQueued != 0) {
+		if n == 0 {
+			return nil
+		}
+		if old&semQueued != 0 || avail(old, bias) < n {
 			return ErrNoPermits
 		}
-		if n == 0 || s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
+		if s.state.CompareAndSwap(old, old-permits(n)) {
 			return nil
 		}
 		// Lost a race with another acquire or a release: look again.
 	}
 }
 
-// acquireFast takes n > 0 permits if they are available and nobody is
-// queued, with one load and one CAS, and reports whether it did. It is the
-// fast path of every acquire; it is small enough to be inlined into the
-// exported methods, whose slow path is acquireSlow. The flag test keeps it
-// FIFO: while anyone is queued, permits in the word are in transit to the
-// queue, not available.
-func (s *sem) acquireFast(n, bias int64) bool {
-	old := s.state.Load()
-	return old&semFlags == 0 && avail(old, bias) >= n &&
-		s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift)
+// acquireSlow takes n >= 0 permits, waiting in FIFO order until they are
+// available, the semaphore is closed (ErrClosed) or ctx is done (ctx.Err(),
+// nothing held, no place kept in the queue). A ctx that is already done fails
+// the call before anything else. It is the slow path behind acquireFast,
+// outlined so that acquireFast can be inlined into the exported methods.
+func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n == 0 {
+		// Nothing to wait for, even behind a queue.
+		if s.closed() {
+			return ErrClosed
+		}
+		return nil
+	}
+	// Most calls that get here wait: make the waiter (and its channel)
+	// before the lock, to keep the critical section short.
+	w := s.q.newWaiter()
+	s.q.mu.Lock()
+	queued, err := s.enqueueLocked(w, n, bias)
+	s.q.mu.Unlock()
+	if !queued {
+		s.q.putWaiter(w)
+		return err
+	}
+	return s.parkAndSettle(ctx, w, bias)
 }
 
-// acquireSlow takes n permits, waiting in FIFO order until they are
-// available, the semaphore is closed (ErrClosed) or ctx is done (ctx.Err(),
-// nothing held, no place kept in the queue). ctx is only consulted if the call
-// has to wait. It is the slow path behind acquireFast, outlined so that
-// acquireFast can be inlined into the exported methods; it also serves n == 0.
-func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
-	// Take a spare waiter before the lock, to keep the critical section
-	// short: most calls that get here wait. The early returns put it back.
-	w := s.takeSpare()
-	s.mu.Lock()
-	var got int64 // the partial grant taken from the word
+// enqueueLocked is the first half of a slow acquire, under mu: it takes the n
+// permits at once if they came back meanwhile (queued false, err nil), fails
+// on a closed semaphore (queued false, ErrClosed), or takes every available
+// permit as w's partial grant, marks the queue non-empty in the same CAS and
+// appends w (queued true).
+func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
 	for {
 		old := s.state.Load()
 		if old&semClosed != 0 {
-			s.unlockKeep(w)
-			return ErrClosed
-		}
-		if n == 0 {
-			// Nothing to wait for, even behind a queue.
-			s.unlockKeep(w)
-			return nil
+			return false, ErrClosed
 		}
 		a := avail(old, bias)
-		if old&semQueued != 0 && a > 0 {
-			// Permits in transit to the queue: they go to the waiters
-			// ahead of us, not to us. Waking under mu is fine here (the
-			// sends never block); this path is rare.
-			wakeAll(s.sweepLocked(bias))
-			continue
-		}
 		if old&semQueued == 0 && a >= n {
 			// Permits came back while we took the lock; take them as usual.
-			if s.state.CompareAndSwap(old, old-uint64(n)<<semPermitShift) {
-				s.unlockKeep(w)
-				return nil
+			if s.state.CompareAndSwap(old, old-permits(n)) {
+				return false, nil
 			}
 			continue
 		}
-		// We must wait. The context is consulted only now.
-		if err := ctx.Err(); err != nil {
-			s.unlockKeep(w)
+		// We must wait. With the queue already non-empty, a == 0 and the
+		// word needs no change. Otherwise take everything available as a
+		// partial grant and set the queued bit in one CAS, so that from now
+		// on every release sees the bit and comes to mu (no lost wake-up),
+		// and no newcomer takes permits ahead of us. The CAS fails if a
+		// lock-free acquire or release changed the word meanwhile: look
+		// again.
+		if old&semQueued != 0 || s.state.CompareAndSwap(old, permits(-bias)|semQueued) {
+			if old&semQueued != 0 {
+				a = 0
+			}
+			w.n, w.needed = n, n-a
+			s.q.pushBack(w)
+			return true, nil
+		}
+	}
+}
+
+// parkAndSettle is the second half of a slow acquire: it parks w until its
+// request is met (nil), the semaphore closes (ErrClosed) or ctx ends. A
+// waiter whose ctx ends while it is still queued leaves the queue and passes
+// its partial grant on, returning ctx.Err(). One whose grant or close came
+// first returns what that brought, except that a done ctx is reported before
+// ErrClosed.
+func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64) error {
+	err := park(ctx, w)
+	if err != nil {
+		if s.q.withdraw(w) {
+			// Still queued: gone now. Its partial grant goes to the next
+			// waiters; grantLocked also clears the queued bit if we were the
+			// last.
+			wake := s.grantLocked(w.n-w.needed, bias)
+			s.q.mu.Unlock()
+			wakeAll(wake)
+			s.q.putWaiter(w)
 			return err
 		}
-		if old&semQueued != 0 {
-			// The queue is non-empty, so a == 0 (in-transit permits were
-			// swept above): there is nothing to take and the word needs no
-			// change. A release that adds permits from now on sees the bit
-			// and sweeps them under mu, after we are on the list.
-			break
-		}
-		// Take everything available as a partial grant and mark the queue
-		// non-empty in one CAS, so that from now on every release sees the
-		// queued bit and comes to the lock we hold (no lost wake-up), and no
-		// newcomer can take permits ahead of us. The CAS fails if an
-		// acquire or a release changed the word meanwhile: look again.
-		if s.state.CompareAndSwap(old, permitField(0, bias)|semQueued) {
-			got = a
-			break
-		}
+		// Woken as our ctx ended: the wake-up came first.
 	}
-	if w == nil {
-		w = &waiter{ready: make(chan struct{}, 1)}
-	}
-	w.n, w.needed, w.closed = n, n-got, false
-	s.pushBack(w)
-	s.mu.Unlock()
-
-	done := ctx.Done()
-	if done == nil {
-		// A context that can never end (context.Background): a plain receive
-		// is cheaper than a select.
-		<-w.ready
-	} else {
-		select {
-		case <-w.ready:
-		case <-done:
-			s.cancel(w, bias)
-			return ctx.Err()
-		}
-	}
-	// Off the list, by a grant or by close; the token is consumed, so the
-	// waiter can be reused.
-	closed := w.closed
-	s.putSpare(w)
+	closed := w.status == wokeClosed
+	s.q.putWaiter(w)
 	if closed {
-		return ErrClosed // close already returned our partial grant
-	}
-	// Granted. If ctx ended meanwhile, report that and pass the permits on,
-	// so that "ctx done" always means "nothing held" once we noticed it.
-	if done != nil {
-		select {
-		case <-done:
-			s.release(n, bias, n, "")
-			return ctx.Err()
-		default:
+		if err != nil {
+			return err // close returned our partial grant
 		}
+		return ErrClosed
 	}
 	return nil
 }
 
-// unlockKeep unlocks mu and keeps w, if any, as a spare: for the returns of
-// acquireSlow that did not wait.
-func (s *sem) unlockKeep(w *waiter) {
-	s.mu.Unlock()
-	if w != nil {
-		s.putSpare(w)
-	}
-}
-
-// takeSpare returns a spare waiter, or nil.
-func (s *sem) takeSpare() *waiter {
-	for i := range s.spare {
-		if s.spare[i].Load() != nil {
-			if w := s.spare[i].Swap(nil); w != nil {
-				return w
-			}
-		}
-	}
-	return nil
-}
-
-// putSpare keeps w for reuse if a slot is free.
-func (s *sem) putSpare(w *waiter) {
-	for i := range s.spare {
-		if s.spare[i].CompareAndSwap(nil, w) {
-			return
-		}
-	}
-}
-
-// cancel takes a waiter whose context ended out of the queue and passes on
-// whatever it was granted: a partial grant to the next waiters (or back to the
-// word), a full grant (the waiter was already dequeued by a release) the same
-// way. A waiter dequeued by close holds nothing.
-func (s *sem) cancel(w *waiter, bias int64) {
-	s.mu.Lock()
-	if w.queued {
-		s.remove(w)
-		wake := s.grantLocked(w.n-w.needed, bias)
-		s.mu.Unlock()
-		wakeAll(wake)
-		s.putSpare(w) // no token will come: reusable
-		return
-	}
-	s.mu.Unlock()
-	// Already off the list: its token is on the way, so w is not reused.
-	if !w.closed {
-		s.release(w.n, bias, w.n, "")
-	}
-}
-
-// release returns n permits: to the queued waiters first, FIFO, then to the
-// word. When nobody is queued it is one atomic add. It panics with msg if that
-// would leave more than max permits free (available, plus in transit, plus the
-// head's partial grant); msg == "" means the caller knows the count is right.
+// release returns n > 0 permits: to the queued waiters first, FIFO, then to
+// the word. It panics with msg, changing nothing, if that would leave more
+// than max permits free (available, plus the head waiter's partial grant):
+// an Unlock of an unlocked Mutex, a released copy of a Permit, an AddPermits
+// past MaxPermits. The check comes before the permits are published, so no
+// goroutine ever sees a count out of range. When nobody is queued it is one
+// load and one CAS (releaseFast), inlined into the callers.
 func (s *sem) release(n, bias, max int64, msg string) {
-	new := s.state.Add(uint64(n) << semPermitShift)
-	// a < n can only be a wrap past MaxPermits: the add cannot lose permits.
-	if a := avail(new, bias); new&semQueued != 0 || a < n || (msg != "" && a > max) {
+	if !s.releaseFast(n, bias, max) {
 		s.releaseSlow(n, bias, max, msg)
 	}
 }
 
-// releaseSlow finishes a release whose atomic add (of n permits, already
-// done) found the queue non-empty or the count out of range. Under mu it
-// checks the count (undoing the add and panicking with msg if it is too high)
-// and sweeps the permits in transit to the waiters.
-func (s *sem) releaseSlow(n, bias, max int64, msg string) {
-	s.mu.Lock()
-	if msg != "" {
-		a := avail(s.state.Load(), bias)
-		free := a
-		if s.head != nil {
-			free += s.head.n - s.head.needed
-		}
-		if a < 0 || free > max {
-			s.state.Add(-uint64(n) << semPermitShift)
-			s.mu.Unlock()
-			panic(msg)
-		}
-	}
-	wake := s.sweepLocked(bias)
-	s.mu.Unlock()
-	wakeAll(wake)
+// releaseFast returns n permits to the word with one load and one CAS if
+// nobody is queued and the count stays in range, and reports whether it did.
+func (s *sem) releaseFast(n, bias, max int64) bool {
+	// The permit field may grow to max-bias-n: the word, flags included,
+	// must stay below the field max-bias-n+1.
+	old := s.state.Load()
+	return old&semQueued == 0 && int64(old) < int64(permits(max-bias-n+1)) &&
+		s.state.CompareAndSwap(old, old+permits(n))
 }
 
-// In-transit permits.
-//
-// A release adds its permits to the word with one atomic add, without looking
-// at the queue first (that is what makes it as cheap as sync.Mutex's Unlock).
-// If the add's result shows the queued bit, the permits did not become
-// available: they are in transit to the queue, and the releaser takes mu and
-// sweeps them (and any other releaser's) to the waiters. So while the queued
-// bit is set, permits in the word belong to the queue: acquireFast refuses on
-// the bit, tryAcquire and forget treat them as absent, and acquireSlow sweeps
-// them to the queue before it joins it. A sweep that finds the bit clear (the
-// queue emptied meanwhile) leaves them where they are: available.
-
-// sweepLocked moves the permits in transit (those in the word while the
-// queued bit is set) to the waiters and returns the waiters to wake. mu must
-// be held.
-func (s *sem) sweepLocked(bias int64) (wake *waiter) {
+// releaseSlow finishes a release whose first CAS did not succeed: it retries
+// without a lock while nobody is queued, and otherwise hands the permits to
+// the waiters under mu.
+func (s *sem) releaseSlow(n, bias, max int64, msg string) {
 	for {
 		old := s.state.Load()
-		a := avail(old, bias)
-		if old&semQueued == 0 || a <= 0 {
-			return nil
+		if old&semQueued != 0 {
+			break
 		}
-		if s.state.CompareAndSwap(old, old-uint64(a)<<semPermitShift) {
-			return s.grantLocked(a, bias)
+		if avail(old, bias) > max-n {
+			panic(msg)
+		}
+		if s.state.CompareAndSwap(old, old+permits(n)) {
+			return
 		}
 	}
+	s.q.mu.Lock()
+	if s.state.Load()&semQueued == 0 {
+		// The queue emptied before we took the lock: start over.
+		s.q.mu.Unlock()
+		s.releaseSlow(n, bias, max, msg)
+		return
+	}
+	// Queued: the word holds no available permit, so what is free is the
+	// head's partial grant.
+	if h := s.q.head; h.n-h.needed > max-n {
+		s.q.mu.Unlock()
+		panic(msg)
+	}
+	wake := s.grantLocked(n, bias)
+	s.q.mu.Unlock()
+	wakeAll(wake)
 }
 
 // grantLocked gives n permits to the waiters, oldest first, and the rest to the
 // word. A waiter whose request is met leaves the queue and is chained on the
 // returned wake list; the first one whose request is not met keeps what it got
 // as a partial grant and stops the hand-out (no skipping ahead: strict FIFO).
+// If the queue ends up empty, the rest goes into the word in the CAS that
+// clears the queued bit (n may be 0 then: a cancel that emptied the queue).
 // The caller wakes the list after unlocking mu. mu must be held.
 func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 	var last *waiter
-	for n > 0 && s.head != nil {
-		w := s.head
+	for n > 0 && !s.q.empty() {
+		w := s.q.head
 		if n < w.needed {
 			w.needed -= n
 			return wake // everything went into the head's partial grant
 		}
 		n -= w.needed
 		w.needed = 0
-		s.remove(w)
+		w.status = wokeGranted
+		s.q.remove(w)
 		if last == nil {
 			wake = w
 		} else {
@@ -393,14 +523,12 @@ func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 		}
 		last = w
 	}
-	if s.head == nil {
-		// Nobody is left to take permits: clear the queued bit and put the
-		// rest into the word in one step. The bit may already be clear (a
-		// cancel that emptied the queue); the CAS loop is needed because
-		// lock-free acquires and releases run once the bit is clear.
+	if s.q.empty() {
+		// Lock-free releases may race with this CAS until the bit is clear
+		// (they fail theirs on seeing it): loop.
 		for {
 			old := s.state.Load()
-			if s.state.CompareAndSwap(old, (old+uint64(n)<<semPermitShift)&^semQueued) {
+			if s.state.CompareAndSwap(old, (old+permits(n))&^semQueued) {
 				break
 			}
 		}
@@ -411,23 +539,21 @@ func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 // close marks the semaphore closed and fails every queued waiter with
 // ErrClosed; their partial grants go back to the word, which keeps its count.
 func (s *sem) close() {
-	s.mu.Lock()
+	s.q.mu.Lock()
 	var back int64
-	wake := s.head
-	for w := s.head; w != nil; w = w.next {
+	wake := s.q.takeAll()
+	for w := wake; w != nil; w = w.next {
 		back += w.n - w.needed
-		w.queued = false
-		w.closed = true
+		w.status = wokeClosed
 	}
-	s.head, s.tail = nil, nil
 	for {
 		old := s.state.Load()
-		if s.state.CompareAndSwap(old, (old+uint64(back)<<semPermitShift)&^semQueued|semClosed) {
+		if s.state.CompareAndSwap(old, (old+permits(back))&^semQueued|semClosed) {
 			break
 		}
 	}
-	s.mu.Unlock()
-	wakeAll(wake) // the list is still chained through next
+	s.q.mu.Unlock()
+	wakeAll(wake)
 }
 
 // forget removes up to n available permits and returns how many it removed.
@@ -436,53 +562,11 @@ func (s *sem) forget(n, bias int64) int64 {
 	for {
 		old := s.state.Load()
 		take := min(n, avail(old, bias))
-		if take <= 0 || old&semQueued != 0 {
-			return 0 // permits in the word while queued are in transit
+		if take <= 0 {
+			return 0 // none available (always so while anyone is queued)
 		}
-		if s.state.CompareAndSwap(old, old-uint64(take)<<semPermitShift) {
+		if s.state.CompareAndSwap(old, old-permits(take)) {
 			return take
 		}
-	}
-}
-
-// pushBack appends w to the wait list. mu must be held.
-func (s *sem) pushBack(w *waiter) {
-	w.queued = true
-	w.prev, w.next = s.tail, nil // a reused waiter may still be chained on an old wake list
-	if s.tail == nil {
-		s.head = w
-	} else {
-		s.tail.next = w
-	}
-	s.tail = w
-}
-
-// remove unlinks w from the wait list in O(1) and clears its next link, so
-// that the caller may chain it on a wake list. mu must be held. The queued bit
-// in the word is left for grantLocked to clear.
-func (s *sem) remove(w *waiter) {
-	if w.prev == nil {
-		s.head = w.next
-	} else {
-		w.prev.next = w.next
-	}
-	if w.next == nil {
-		s.tail = w.prev
-	} else {
-		w.next.prev = w.prev
-	}
-	w.prev, w.next = nil, nil
-	w.queued = false
-}
-
-// wakeAll wakes every waiter chained on a wake list. It runs without mu: a
-// woken goroutine never has to wait for the lock its waker still holds. next
-// is read before the send, after which the waiter may run and be reused. The
-// send never blocks: ready has room for the one token of this wait.
-func wakeAll(w *waiter) {
-	for w != nil {
-		next := w.next
-		w.ready <- struct{}{}
-		w = next
 	}
 }

@@ -1,0 +1,184 @@
+package gate_test
+
+// The helpers every test file of package gate_test shares: an async call
+// with "still pending" / "returned" checks, a done ctx, a panic checker, a
+// random-ctx generator and a watchdog. A new primitive's tests reuse them;
+// they do not grow their own.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// watchdogTimeout bounds every test that runs outside a synctest bubble: a
+// lost wake-up fails the run within it instead of hanging until go test's
+// own timeout. (Inside a bubble a lost wake-up is a deadlock, which synctest
+// reports at once.)
+const watchdogTimeout = 20 * time.Second
+
+// An async is one call running in its own goroutine. Inside a synctest
+// bubble, call synctest.Wait() before pending or returned: the goroutine is
+// then either finished or durably parked, so both checks are exact.
+type async[T any] struct {
+	what string
+	ch   chan asyncResult[T]
+}
+
+type asyncResult[T any] struct {
+	v   T
+	err error
+}
+
+// goCall runs f in a new goroutine. what names the call in failure messages.
+func goCall[T any](what string, f func() (T, error)) *async[T] {
+	a := &async[T]{what: what, ch: make(chan asyncResult[T], 1)}
+	go func() {
+		v, err := f()
+		a.ch <- asyncResult[T]{v, err}
+	}()
+	return a
+}
+
+// goErr runs f, which returns only an error, in a new goroutine.
+func goErr(what string, f func() error) *async[struct{}] {
+	return goCall(what, func() (struct{}, error) { return struct{}{}, f() })
+}
+
+// pending fails the test if the call has returned.
+func (a *async[T]) pending(t testing.TB) {
+	t.Helper()
+	select {
+	case r := <-a.ch:
+		t.Fatalf("%s: returned (%v, %v), want it still blocked", a.what, r.v, r.err)
+	default:
+	}
+}
+
+// returned returns the call's results, and fails the test if it has not
+// returned yet.
+func (a *async[T]) returned(t testing.TB) (T, error) {
+	t.Helper()
+	select {
+	case r := <-a.ch:
+		return r.v, r.err
+	default:
+		t.Fatalf("%s: still blocked, want it returned", a.what)
+		var zero T
+		return zero, nil
+	}
+}
+
+// ok returns the call's value, and fails the test unless it has returned
+// with a nil error.
+func (a *async[T]) ok(t testing.TB) T {
+	t.Helper()
+	v, err := a.returned(t)
+	if err != nil {
+		t.Fatalf("%s: error %v, want success", a.what, err)
+	}
+	return v
+}
+
+// failed fails the test unless the call has returned want itself (not
+// wrapped: gate returns ctx.Err() and its sentinels as they are).
+func (a *async[T]) failed(t testing.TB, want error) T {
+	t.Helper()
+	v, err := a.returned(t)
+	if err != want {
+		t.Fatalf("%s: error %v, want %v", a.what, err, want)
+	}
+	return v
+}
+
+// wait blocks until the call returns, for tests outside a bubble; past the
+// watchdog timeout it fails the test.
+func (a *async[T]) wait(t testing.TB) (T, error) {
+	t.Helper()
+	select {
+	case r := <-a.ch:
+		return r.v, r.err
+	case <-time.After(watchdogTimeout):
+		t.Fatalf("%s: did not return within %v", a.what, watchdogTimeout)
+		var zero T
+		return zero, nil
+	}
+}
+
+// doneCtx returns a context derived from parent that is already cancelled.
+func doneCtx(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	cancel()
+	return ctx
+}
+
+// mustPanic fails the test unless f panics with a message that starts with
+// "gate: ". It returns the message.
+func mustPanic(t testing.TB, what string, f func()) string {
+	t.Helper()
+	msg, panicked := func() (msg string, panicked bool) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg, panicked = fmt.Sprint(r), true
+			}
+		}()
+		f()
+		return "", false
+	}()
+	if !panicked {
+		t.Fatalf("%s: did not panic", what)
+	}
+	if !strings.HasPrefix(msg, "gate: ") {
+		t.Fatalf("%s: panicked with %q, want a message starting with \"gate: \"", what, msg)
+	}
+	return msg
+}
+
+// randomCtx returns a context for one call of a stress or linearizability
+// test, drawn from r: most never end, some are already done, some end after
+// a short deadline and some are cancelled by a goroutine after a random
+// delay. The cancel function must be called.
+func randomCtx(r *rand.Rand, parent context.Context) (context.Context, context.CancelFunc) {
+	switch r.IntN(10) {
+	case 0:
+		ctx, cancel := context.WithCancel(parent)
+		cancel()
+		return ctx, cancel
+	case 1, 2:
+		return context.WithTimeout(parent, time.Duration(r.IntN(200))*time.Microsecond)
+	case 3:
+		ctx, cancel := context.WithCancel(parent)
+		d := time.Duration(r.IntN(100)) * time.Microsecond
+		go func() {
+			time.Sleep(d)
+			cancel()
+		}()
+		return ctx, cancel
+	default:
+		return context.WithCancel(parent)
+	}
+}
+
+// isCtxErr reports whether err is what a call returns when its ctx ends:
+// ctx.Err() itself.
+func isCtxErr(ctx context.Context, err error) bool {
+	return err != nil && err == ctx.Err() &&
+		(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// watchdog fails the whole run, with every goroutine's stack, if the test is
+// still running after watchdogTimeout: for stress tests outside a bubble,
+// where a lost wake-up would otherwise hang until go test's -timeout.
+func watchdog(t testing.TB) {
+	timer := time.AfterFunc(watchdogTimeout, func() {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		panic(fmt.Sprintf("watchdog: %s still running after %v (a lost wake-up?)\n\n%s", t.Name(), watchdogTimeout, buf))
+	})
+	t.Cleanup(func() { timer.Stop() })
+}
