@@ -15,13 +15,19 @@
 //     results, the fetch counters): the map can only be reached through
 //     Lock, which returns a pointer to it.
 //   - [gate.RWMutex] owning a read-mostly robots.txt table. Every fetch reads
-//     it; the first page seen on a host write-locks it, fetches that host's
-//     robots.txt, stores the rules and Downgrades to a read lock to check its
-//     own URL without letting another writer in.
+//     it under a shared read lock. The write lock is held for map operations
+//     only, never across a fetch: the first worker to see a host takes that
+//     host's own gate.Mutex and fetches its robots.txt holding only that;
+//     other workers that need the same host wait for it on that Mutex (FIFO,
+//     giving up at the deadline), while workers on other hosts go on reading.
 //   - Cancellation by a context deadline (context.WithTimeout over the whole
-//     crawl). Workers queued in AcquireN, RLock or Lock give up when the
-//     deadline passes, and a cancelled acquire holds nothing: after the crawl
-//     the semaphore's Available() is back to -permits.
+//     crawl). Once the deadline has passed, AcquireN, RLock and Lock fail with
+//     ctx.Err(): workers queued in them give up, and a worker that calls them
+//     afterwards gets the error at once, even if the lock or the permits are
+//     free, so no fetch starts after the deadline. A cancelled acquire holds
+//     nothing: after the crawl the semaphore's Available() is back to
+//     -permits. Bookkeeping that must happen whatever the time (recording a
+//     page that was fetched) locks with context.WithoutCancel.
 //
 // With the defaults the deadline (750ms) always cuts the crawl short: the
 // reachable pages need about a second of fetching at 8 permits' worth of
@@ -198,16 +204,20 @@ type Result struct {
 	ByWeight   map[int]int    // crawled pages by weight
 	Blocked    int            // URLs robots.txt disallowed (never fetched)
 	Unfetched  int            // discovered, not blocked, not fetched: the deadline got them
-	Cancelled  int            // AcquireN calls that gave up because the deadline passed
+	Cancelled  int            // AcquireN calls that failed because the deadline had passed
 	Aborted    int            // fetches interrupted by the deadline
-	Robots     int            // robots.txt files fetched
+	Robots     int            // robots.txt fetches started (at most one per host at a time)
 
 	MaxInFlight int // most page weight (permits) being fetched at once
 	MaxFetches  int // most fetches at once
 	Permits     int // the limit MaxInFlight is held to
 	Available   int // the semaphore's Available() after every worker returned
 
-	Err      error // the crawl context's error at the end: nil, or context.DeadlineExceeded
+	// RobotsWriteHeld is the longest time the robots table's write lock was
+	// held at once: map operations only, so 0 on a synctest bubble's clock.
+	RobotsWriteHeld time.Duration
+
+	Err      error // the crawl context's error at the end: nil, context.DeadlineExceeded, or the parent's error
 	CutShort bool  // the deadline left discovered pages unfetched
 	Elapsed  time.Duration
 }
@@ -225,11 +235,19 @@ type crawlState struct {
 	canceled int
 }
 
-// robotsTable is what the gate.RWMutex owns: read by every fetch, written once
-// per host.
+// robotsTable is what the gate.RWMutex owns: read by every fetch, written a
+// few times per host, never across a fetch.
 type robotsTable struct {
-	rules   map[string][]string // by host; present once the host's robots.txt was fetched
-	fetched int
+	rules map[string][]string                // by host; present once the host's robots.txt was fetched
+	hosts map[string]*gate.Mutex[hostRobots] // by host: held by the worker fetching its robots.txt
+	held  time.Duration                      // longest hold of the write lock (see lockRobots)
+}
+
+// hostRobots is what a host's gate.Mutex owns: the host's rules, once a worker
+// has fetched them.
+type hostRobots struct {
+	rules   []string
+	fetched bool
 }
 
 type crawler struct {
@@ -239,11 +257,18 @@ type crawler struct {
 	state   *gate.Mutex[crawlState]
 	robots  *gate.RWMutex[robotsTable]
 
+	// book is the crawl's context without its deadline, for bookkeeping
+	// that must happen even after the deadline (a done ctx fails Lock even
+	// when the lock is free). Only short critical sections use it, so a
+	// Lock(book) never waits long.
+	book context.Context
+
 	jobs    chan string    // the frontier; its buffer holds every page, so sends never block
 	pending sync.WaitGroup // URLs queued or being visited
 
 	inFlight, maxInFlight atomic.Int64 // page weight being fetched
 	fetching, maxFetching atomic.Int64 // fetches in progress
+	robotsFetches         atomic.Int64 // robots.txt fetches started
 }
 
 // crawl crawls the web generated from cfg, starting at its seed page, and
@@ -268,12 +293,19 @@ func crawlWeb(ctx context.Context, cfg Config, web *Web) Result {
 			fetches:  make(map[string]int),
 			byWeight: make(map[int]int),
 		}),
-		robots: gate.NewRWMutex(robotsTable{rules: make(map[string][]string)}),
-		jobs:   make(chan string, len(web.Pages)),
+		robots: gate.NewRWMutex(robotsTable{
+			rules: make(map[string][]string),
+			hosts: make(map[string]*gate.Mutex[hostRobots]),
+		}),
+		book: context.WithoutCancel(ctx),
+		jobs: make(chan string, len(web.Pages)),
 	}
 
 	if web.Seed != "" {
-		st, _ := c.state.Lock(ctx) // uncontended: returns at once whatever ctx's state
+		// No worker runs yet, so the lock is free; but ctx may already be
+		// done (a done ctx fails Lock even then), and the seed must be
+		// recorded either way: then the workers drain it unfetched.
+		st, _ := c.state.Lock(c.book)
 		st.seen[web.Seed] = true
 		c.state.Unlock()
 		c.pending.Add(1)
@@ -310,21 +342,23 @@ func crawlWeb(ctx context.Context, cfg Config, web *Web) Result {
 		Blocked:     st.blocked,
 		Cancelled:   st.canceled,
 		Aborted:     st.aborted,
-		Robots:      rb.fetched,
+		Robots:      int(c.robotsFetches.Load()),
 		MaxInFlight: int(c.maxInFlight.Load()),
 		MaxFetches:  int(c.maxFetching.Load()),
 		Permits:     cfg.Permits,
 		Available:   c.sem.Available(),
 		Err:         ctx.Err(),
 		Elapsed:     time.Since(start),
+
+		RobotsWriteHeld: rb.held,
 	}
 	r.Unfetched = r.Discovered - len(r.Fetches) - r.Blocked
 	r.CutShort = r.Unfetched > 0
 	return r
 }
 
-// allowed consults the robots table for url's host, fetching the host's
-// robots.txt first if nobody has yet.
+// allowed reports whether robots.txt allows p, fetching the robots.txt of
+// p's host first if nobody has yet.
 func (c *crawler) allowed(ctx context.Context, p *Page) (bool, error) {
 	// Fast, common case: a shared read lock, many workers at once.
 	rb, err := c.robots.RLock(ctx)
@@ -333,40 +367,87 @@ func (c *crawler) allowed(ctx context.Context, p *Page) (bool, error) {
 	}
 	rules, known := rb.rules[p.Host]
 	c.robots.RUnlock()
-	if known {
-		return Allowed(rules, p.Path), nil
-	}
-
-	// First page on this host: take the write lock and fill the table in. A
-	// queued writer holds back readers that arrive after it (the lock is
-	// write-preferring), so this does not wait behind an endless stream of
-	// readers.
-	wt, err := c.robots.Lock(ctx)
-	if err != nil {
-		return false, err
-	}
-	if _, known := wt.rules[p.Host]; !known { // another worker may have been first
-		rules, err := c.web.FetchRobots(ctx, p.Host)
-		if err != nil {
-			c.robots.Unlock()
+	if !known {
+		if rules, err = c.hostRules(ctx, p.Host); err != nil {
 			return false, err
 		}
-		wt.rules[p.Host] = rules
-		wt.fetched++
 	}
-	// Keep reading without letting another writer in between.
-	c.robots.Downgrade()
-	rules = wt.rules[p.Host]
-	c.robots.RUnlock()
 	return Allowed(rules, p.Path), nil
+}
+
+// hostRules returns host's robots.txt rules, fetching them if no worker has
+// yet.
+//
+// The fetch takes a latency unit, and it does not hold the table's write
+// lock: that would stall every worker, whatever its host, for the whole
+// fetch (and a queued writer holds back the readers behind it, as the lock is
+// write-preferring). Each host has its own gate.Mutex instead. The first
+// worker to lock it fetches the rules; workers that need the same host queue
+// on it (in FIFO order, giving up at the deadline) and find the rules when
+// they get it. The table's write lock is taken twice, for map operations
+// only: to find or add the host's Mutex, and to publish the rules.
+func (c *crawler) hostRules(ctx context.Context, host string) ([]string, error) {
+	wt, start, err := c.lockRobots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rules, known := wt.rules[host]; known { // published since our RLock
+		c.unlockRobots(wt, start)
+		return rules, nil
+	}
+	hm := wt.hosts[host]
+	if hm == nil {
+		hm = new(gate.Mutex[hostRobots]) // the zero Mutex is unlocked
+		wt.hosts[host] = hm
+	}
+	c.unlockRobots(wt, start)
+
+	// Wait while another worker fetches this host's robots.txt. Lock order:
+	// the table lock is never held while waiting for a host's Mutex.
+	h, err := hm.Lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer hm.Unlock()
+	if h.fetched { // the worker before us in line fetched them
+		return h.rules, nil
+	}
+	c.robotsFetches.Add(1)
+	rules, err := c.web.FetchRobots(ctx, host)
+	if err != nil {
+		// Deadline: nothing is stored, and the next worker in line tries
+		// its own fetch.
+		return nil, err
+	}
+	h.rules, h.fetched = rules, true
+
+	// Publish, even if the deadline passed meanwhile: the rules were fetched.
+	wt, start, _ = c.lockRobots(c.book)
+	wt.rules[host] = rules
+	c.unlockRobots(wt, start)
+	return rules, nil
+}
+
+// lockRobots write-locks the robots table and returns the time it did, for
+// unlockRobots to record how long the lock was held.
+func (c *crawler) lockRobots(ctx context.Context) (*robotsTable, time.Time, error) {
+	wt, err := c.robots.Lock(ctx)
+	return wt, time.Now(), err
+}
+
+// unlockRobots records how long the write lock was held and unlocks it.
+func (c *crawler) unlockRobots(wt *robotsTable, start time.Time) {
+	wt.held = max(wt.held, time.Since(start))
+	c.robots.Unlock()
 }
 
 // visit fetches one page and queues the new URLs it links to.
 func (c *crawler) visit(ctx context.Context, url string) {
 	// Bookkeeping takes the state lock for a few map operations only, so it
-	// uses a context that the deadline does not cancel: a page that was
-	// fetched is always recorded.
-	book := context.WithoutCancel(ctx)
+	// uses c.book, which the deadline does not cancel: once the deadline has
+	// passed, Lock(ctx) would fail even on a free lock, and a page that was
+	// fetched must still be recorded.
+	book := c.book
 
 	page := c.web.Pages[url] // the "HEAD request": host, path and size hint
 	ok, err := c.allowed(ctx, page)
@@ -385,8 +466,9 @@ func (c *crawler) visit(ctx context.Context, url string) {
 	weight := min(page.Weight, c.permits)
 	permit, err := c.sem.AcquireN(ctx, weight)
 	if err != nil {
-		// The deadline passed while queued: the call holds no permit (any it
-		// had collected went on to the next waiter).
+		// The deadline passed, while queued or before the call: it holds no
+		// permit (any it had collected went on to the next waiter), and no
+		// fetch starts after the deadline.
 		st, _ := c.state.Lock(book)
 		st.canceled++
 		c.state.Unlock()
@@ -472,15 +554,16 @@ func main() {
 		r.Crawled(), r.Discovered, strings.Join(weights, ", "), r.Blocked, r.Robots)
 	fmt.Printf("  in flight  max weight %d of %d permits, max %d fetches at once\n",
 		r.MaxInFlight, r.Permits, r.MaxFetches)
+	fmt.Printf("  robots     table write-locked for at most %v at a time (never across a fetch)\n", r.RobotsWriteHeld.Round(time.Microsecond))
 	if r.CutShort {
-		fmt.Printf("  deadline   cut the crawl short after %v: %d pages left unfetched (%d acquires cancelled while queued, %d fetches aborted)\n",
+		fmt.Printf("  deadline   cut the crawl short after %v: %d pages left unfetched (%d acquires failed at the deadline, %d fetches aborted)\n",
 			r.Elapsed.Round(time.Millisecond), r.Unfetched, r.Cancelled, r.Aborted)
 	} else {
 		fmt.Printf("  deadline   not reached: the crawl completed in %v\n", r.Elapsed.Round(time.Millisecond))
 	}
 	fmt.Printf("  semaphore  Available() = %d of %d after the crawl", r.Available, r.Permits)
 	if r.Available == r.Permits {
-		fmt.Println(": cancelled acquires hold nothing")
+		fmt.Println(": failed acquires hold nothing")
 	} else {
 		fmt.Println(": PERMITS LEAKED")
 		os.Exit(1)

@@ -73,7 +73,8 @@ func checkInvariants(t *testing.T, cfg Config, r Result, fetch, blocked map[stri
 // checkComplete checks a crawl that the deadline did not reach.
 func checkComplete(t *testing.T, cfg Config, r Result) {
 	t.Helper()
-	fetch, blocked := expected(NewWeb(cfg))
+	web := NewWeb(cfg)
+	fetch, blocked := expected(web)
 	checkInvariants(t, cfg, r, fetch, blocked)
 	if r.CutShort || r.Err != nil || r.Unfetched != 0 || r.Cancelled != 0 || r.Aborted != 0 {
 		t.Errorf("long deadline, yet cut short=%v err=%v unfetched=%d cancelled=%d aborted=%d",
@@ -93,8 +94,18 @@ func checkComplete(t *testing.T, cfg Config, r Result) {
 	if r.MaxInFlight < 1 {
 		t.Errorf("max in-flight weight %d: nothing was measured", r.MaxInFlight)
 	}
-	if r.Robots > cfg.Hosts {
-		t.Errorf("%d robots.txt fetches for %d hosts", r.Robots, cfg.Hosts)
+	// Every discovered URL was checked against its host's robots.txt, and
+	// each host's was fetched exactly once: workers that needed it while it
+	// was being fetched waited for that fetch instead of starting their own.
+	hosts := map[string]bool{}
+	for url := range r.Fetches {
+		hosts[web.Pages[url].Host] = true
+	}
+	for url := range blocked {
+		hosts[web.Pages[url].Host] = true
+	}
+	if r.Robots != len(hosts) {
+		t.Errorf("%d robots.txt fetches for %d hosts, want one each", r.Robots, len(hosts))
 	}
 }
 
@@ -133,8 +144,21 @@ func TestCrawlComplete(t *testing.T) {
 				if r.ByWeight[4] == 0 {
 					t.Errorf("no heavy page was crawled: %v", r.ByWeight)
 				}
+				checkNoWriteAcrossFetch(t, r)
 			})
 		})
+	}
+}
+
+// checkNoWriteAcrossFetch checks, on a synctest bubble's clock, that the
+// robots table's write lock was never held across a fetch. The bubble's clock
+// only moves when every goroutine is blocked; a fetch blocks its goroutine on
+// a timer, so a write lock held across one would be held for at least a
+// latency unit, while map operations take no time on that clock.
+func checkNoWriteAcrossFetch(t *testing.T, r Result) {
+	t.Helper()
+	if r.RobotsWriteHeld != 0 {
+		t.Errorf("robots table write-locked for %v at once: held across a fetch", r.RobotsWriteHeld)
 	}
 }
 
@@ -175,6 +199,29 @@ func TestCrawlDeadline(t *testing.T) {
 		}
 		if r.Crawled() == 0 {
 			t.Errorf("nothing crawled before the deadline")
+		}
+		checkNoWriteAcrossFetch(t, r)
+	})
+}
+
+// TestCrawlDoneContext starts a crawl whose context is already done. A done
+// ctx fails every gate call that takes it, even on a free lock, so nothing is
+// fetched; the seed is still recorded (as unfetched) and nothing is held.
+func TestCrawlDoneContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		cfg := smallConfig()
+		r := crawl(ctx, cfg)
+		if r.Discovered != 1 || r.Crawled() != 0 || r.Unfetched != 1 || r.Robots != 0 {
+			t.Errorf("done ctx: discovered %d, crawled %d, unfetched %d, robots %d; want 1, 0, 1, 0",
+				r.Discovered, r.Crawled(), r.Unfetched, r.Robots)
+		}
+		if !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", r.Err)
+		}
+		if r.Available != cfg.Permits {
+			t.Errorf("Available() = %d, want %d", r.Available, cfg.Permits)
 		}
 	})
 }
