@@ -1,11 +1,11 @@
 // Package gate provides fair, context-cancellable synchronization primitives
 // and channels, generic over the value they carry: tokio::sync for Go.
 //
-// Every call that can wait takes a [context.Context] first and gives up when it
-// ends; every waiter is served in the order it started waiting; nothing is
-// lost when a wait is cancelled; and every wait parks the goroutine on a
-// channel, so code built on gate can be tested deterministically with
-// [testing/synctest].
+// Every call that can wait takes a [context.Context] first, fails if it has
+// ended and gives up when it ends; every waiter is served in the order it
+// started waiting; nothing is lost when a wait is cancelled; and every wait
+// parks the goroutine on a channel, so code built on gate can be tested
+// deterministically with [testing/synctest].
 //
 // # Primitives
 //
@@ -17,8 +17,7 @@
 //     of type T, with [RWMutex.Downgrade].
 //
 // More primitives (oneshot, mpsc, broadcast and watch channels, Notify,
-// Barrier, OnceCell and SetOnce) are specified in the project's API contract
-// and are added one family at a time, on the same core.
+// Barrier, OnceCell and SetOnce) are planned, built on the same core.
 //
 // # From tokio::sync to gate
 //
@@ -40,15 +39,54 @@
 // Where tokio drops a guard, gate has an explicit Unlock or Release; where a
 // tokio future is dropped, a gate call's ctx ends.
 //
+// # From sync and golang.org/x/sync to gate
+//
+//	sync, golang.org/x/sync/semaphore       gate
+//	a sync.Mutex beside the data it guards  Mutex[T] owning the data
+//	mu.Lock() / mu.Unlock()                 v, err := m.Lock(ctx) / m.Unlock()
+//	mu.TryLock() bool                       v, ok := m.TryLock()
+//	sync.RWMutex                            RWMutex[T] owning the data
+//	rw.RLock() / rw.RUnlock()               v, err := rw.RLock(ctx) / rw.RUnlock()
+//	rw.Lock() / rw.Unlock()                 v, err := rw.Lock(ctx) / rw.Unlock()
+//	(none)                                  rw.Downgrade()
+//	semaphore.NewWeighted(n)                NewSemaphore(n)
+//	w.Acquire(ctx, n) error                 p, err := s.AcquireN(ctx, n)
+//	w.Release(n)                            p.Release()
+//	w.TryAcquire(n) bool                    p, err := s.TryAcquireN(n)
+//	make(chan struct{}, n) as a semaphore   NewSemaphore(n)
+//	select { case ch <- struct{}{}: … }     p, err := s.Acquire(ctx)
+//	<-ch                                    p.Release()
+//
+// Unlike sync.Mutex and sync.RWMutex, gate's locks stop waiting when a ctx
+// ends, never let a newcomer barge ahead of a waiter, and hand out a pointer
+// to the value they own, so the value is not reached without the lock. A
+// Semaphore's acquires follow semaphore.Weighted's rules (FIFO; a done ctx
+// fails the call) and add Close, AddPermits and ForgetPermits. The [Permit]
+// they return records how many permits it holds and of which semaphore, so
+// Release gives back exactly what was taken; a Permit that is never released
+// (or forgotten) leaks its permits, as a missing Release(n) does with
+// semaphore.Weighted. Unlike a buffered channel, an acquire needs no select
+// on ctx.Done() and a Semaphore can take several permits at once, fairly.
+//
 // # Contexts, fairness and cancellation
 //
-// A call that can complete without waiting completes, whatever the state of
-// its ctx: ctx is consulted only when the call would wait. If ctx ends before
-// a waiting call completes, the call returns ctx.Err() (unwrapped, so
-// errors.Is and == both work) and has had no effect: no permit or lock is held
-// and the call has left the queue. If permits or a lock were handed to a
-// waiter at the moment its ctx ended, the waiter returns ctx.Err() and passes
-// them on to the next waiter, or back to the count: they are never lost.
+// A done ctx fails the call. If ctx has already ended when a call that takes
+// it starts, the call returns ctx.Err() (unwrapped, so errors.Is and == both
+// work) and has no effect, even if it could complete at once on a free lock
+// or available permits; this is what golang.org/x/sync/semaphore and
+// golang.org/x/time/rate do, and it means that a loop whose deadline has
+// passed does not start more work or record late results. A done ctx is
+// reported before any other error. TryLock and TryAcquire take no ctx and act
+// whatever its state; for work that must happen even after a deadline, such
+// as recording a result that was computed in time, pass
+// context.WithoutCancel(ctx).
+//
+// If ctx ends while the call waits, the call returns ctx.Err() and has had no
+// effect: it holds no permit or lock and has left the queue, and any permits
+// it had collected toward a larger request go on to the next waiters, or back
+// to the count: they are never lost. A waiter to which the lock or all its
+// permits were handed before it could withdraw returns success, since the
+// grant came first; it holds them and must release them as usual.
 //
 // Waiters are served strictly first come, first served. A permit or lock
 // released while goroutines wait goes to the oldest of them directly; a
@@ -73,19 +111,29 @@
 // # Zero values and copying
 //
 // A zero Mutex, RWMutex and Semaphore are ready to use: unlocked, unlocked
-// with MaxReaders readers, and open with 0 permits. No primitive may be copied
-// after first use; go vet's copylocks check reports copies.
+// with MaxReaders readers, and open with 0 permits; a zero Permit holds
+// nothing. No primitive may be copied after first use, and a Permit may not
+// be copied at all (releasing two copies would return its permits twice):
+// each has a noCopy field, so go vet's copylocks check reports copies. Pass a
+// *Permit.
 //
 // # Testing code that uses gate
 //
-// Every wait in gate parks its goroutine on a channel, so inside a
-// [testing/synctest] bubble a goroutine waiting on a gate primitive is durably
-// blocked: after synctest.Wait it is known to be waiting, and a context
-// deadline fires on the bubble's fake clock, so a one-hour timeout takes no
-// wall time. Create the primitive inside the bubble. A primitive may reuse
-// the channel of a finished wait for its next one, so do not share one
-// primitive between two bubbles, or between a bubble and code outside it:
-// testing/synctest forbids a bubble's channels to be used outside it.
+// Every wait in gate parks its goroutine on a channel made for that one
+// wait, so inside a [testing/synctest] bubble a goroutine waiting on a gate
+// primitive is durably blocked: after synctest.Wait it is known to be
+// waiting, and a context deadline fires on the bubble's fake clock, so a
+// one-hour timeout takes no wall time.
+//
+// No channel is kept from one wait for the next, so a primitive may be
+// created anywhere: one made outside any bubble (a package-level variable,
+// say) works in one bubble after another, and outside them, as
+// golang.org/x/sync/semaphore does. What testing/synctest forbids still
+// holds: a goroutine parked in a bubble may only be woken from inside that
+// bubble. If a goroutine outside it (or in another bubble) releases a permit
+// or unlocks a lock that a goroutine in the bubble is waiting for, the
+// runtime kills the process, as it does with x/sync. So within one test, let
+// only the bubble's goroutines contend for a shared primitive.
 //
 //	func TestWorker(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {
