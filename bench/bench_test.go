@@ -92,6 +92,19 @@ func mutexImpls() []impl {
 				m.Unlock()
 			}
 		}},
+		{"chan", func() func(int) {
+			// The Go floor for a fair hand-off: a channel of capacity 1 used
+			// as a lock. Blocked senders are served in order and a receive
+			// moves the oldest one's value into the buffer: strictly FIFO
+			// with direct hand-off, one channel lock per operation.
+			c := make(chan struct{}, 1)
+			v := 0
+			return func(int) {
+				c <- struct{}{}
+				v++
+				<-c
+			}
+		}},
 		{"xsync", func() func(int) {
 			// The fair peer: a Weighted semaphore of size 1 used as a lock.
 			s := semaphore.NewWeighted(1)
