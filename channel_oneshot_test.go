@@ -2,13 +2,19 @@ package gate_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 	"weak"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"github.com/gophergate/gate"
 )
@@ -903,4 +909,313 @@ func TestOneshotLoomSendVersusClose(t *testing.T) {
 		tryRecvIs(t, rx, 0, gate.ErrClosed)
 	}
 	t.Logf("%d delivered, %d refused", delivered, refused)
+}
+
+// ---------------------------------------------------------------------------
+// Model (TESTING.md layer 2)
+
+// oneshotModel is the sequential model of a oneshot channel.
+type oneshotModel struct {
+	sent     bool // a Send succeeded
+	value    int  // the value held, if has
+	has      bool // a value is held, not yet received
+	txClosed bool
+	rxClosed bool // Close called, or the value or ErrClosed reported
+
+	recv       int            // id of the pending Recv, or 0
+	waits      map[int]bool   // pending WaitClosed ids
+	done       map[int]string // how each call returned
+	readyValid bool           // the last Ready's channel is the armed one
+}
+
+// tryRecv models TryRecv (and a Recv that need not wait).
+func (m *oneshotModel) tryRecv() string {
+	switch {
+	case m.has:
+		m.has = false
+		m.closeRx()
+		return fmt.Sprintf("value %d", m.value)
+	case m.txClosed || m.rxClosed:
+		m.closeRx()
+		return "closed"
+	}
+	return "empty"
+}
+
+// closeRx marks the receiver closed and wakes WaitClosed calls.
+func (m *oneshotModel) closeRx() {
+	if m.rxClosed {
+		return
+	}
+	m.rxClosed = true
+	for id := range m.waits {
+		m.done[id] = "nil"
+	}
+	clear(m.waits)
+}
+
+// completed wakes a pending Recv once the sender sent or closed.
+func (m *oneshotModel) completed() {
+	if m.recv != 0 {
+		m.done[m.recv] = m.tryRecv()
+		m.recv = 0
+	}
+}
+
+// readyExpected is whether the armed Ready channel must be receivable.
+func (m *oneshotModel) readyExpected() bool { return m.has || m.txClosed || m.rxClosed }
+
+type oneshotObs struct {
+	Done     map[int]string
+	IsClosed bool
+	HasValue bool
+	Armed    bool
+	Ready    bool // the last Ready is receivable (false if not valid)
+}
+
+func (m *oneshotModel) obs() oneshotObs {
+	return oneshotObs{
+		Done:     maps.Clone(m.done),
+		IsClosed: m.rxClosed,
+		HasValue: m.has,
+		Armed:    m.recv != 0 || m.readyValid && !m.readyExpected(),
+		Ready:    m.readyValid && m.readyExpected(),
+	}
+}
+
+type oneshotMachine struct {
+	tx      *gate.OneshotSender[int]
+	rx      *gate.OneshotReceiver[int]
+	m       oneshotModel
+	nextID  int
+	results map[int]chan string // pending calls
+	cancels map[int]context.CancelFunc
+	done    map[int]string // how each call returned
+	readyCh <-chan struct{}
+
+	precancelled map[int]bool // calls started with a done ctx
+}
+
+func newOneshotMachine() *oneshotMachine {
+	tx, rx := gate.Oneshot[int]()
+	return &oneshotMachine{
+		tx: tx, rx: rx,
+		m:       oneshotModel{waits: map[int]bool{}, done: map[int]string{}},
+		results: map[int]chan string{},
+		cancels: map[int]context.CancelFunc{},
+		done:    map[int]string{},
+
+		precancelled: map[int]bool{},
+	}
+}
+
+func oneshotResult(v int, err error) string {
+	switch {
+	case err == nil:
+		return fmt.Sprintf("value %d", v)
+	case err == gate.ErrClosed:
+		return "closed"
+	case err == gate.ErrEmpty:
+		return "empty"
+	case err == context.Canceled:
+		return "canceled"
+	}
+	return fmt.Sprintf("unexpected error %v", err)
+}
+
+// start runs f in a goroutine with a ctx of its own and returns its id.
+func (om *oneshotMachine) start(rt *rapid.T, f func(ctx context.Context) string) int {
+	om.nextID++
+	id := om.nextID
+	ctx, cancel := context.WithCancel(context.Background())
+	if rapid.IntRange(0, 7).Draw(rt, "precancelled") == 7 {
+		cancel()
+		om.precancelled[id] = true
+	}
+	om.cancels[id] = cancel
+	ch := make(chan string, 1)
+	om.results[id] = ch
+	go func() { ch <- f(ctx) }()
+	synctest.Wait() // returned or parked: the next action cannot overtake it
+	return id
+}
+
+func (om *oneshotMachine) send(rt *rapid.T) {
+	v := rapid.IntRange(1, 100).Draw(rt, "v")
+	err := om.tx.Send(v)
+	want := "closed"
+	if !om.m.sent && !om.m.txClosed && !om.m.rxClosed {
+		want = "nil"
+		om.m.sent, om.m.has, om.m.value = true, true, v
+		om.m.completed()
+	}
+	if got := map[bool]string{true: "nil", false: oneshotResult(0, err)}[err == nil]; got != want {
+		rt.Fatalf("Send = %s, want %s", got, want)
+	}
+}
+
+func (om *oneshotMachine) txClose(rt *rapid.T) {
+	om.tx.Close()
+	if !om.m.txClosed {
+		om.m.txClosed = true
+		for id := range om.m.waits {
+			om.m.done[id] = "closed"
+		}
+		clear(om.m.waits)
+		om.m.completed()
+	}
+}
+
+// receiverFree skips receiver actions while a Recv runs: a receiver is used
+// by one goroutine at a time.
+func (om *oneshotMachine) receiverFree() bool { return om.m.recv == 0 }
+
+func (om *oneshotMachine) rxClose(rt *rapid.T) {
+	if !om.receiverFree() {
+		return
+	}
+	om.rx.Close()
+	om.m.closeRx()
+}
+
+func (om *oneshotMachine) tryRecv(rt *rapid.T) {
+	if !om.receiverFree() {
+		return
+	}
+	got := oneshotResult(om.rx.TryRecv())
+	if want := om.m.tryRecv(); got != want {
+		rt.Fatalf("TryRecv = %s, want %s", got, want)
+	}
+}
+
+func (om *oneshotMachine) recv(rt *rapid.T) {
+	if !om.receiverFree() {
+		return
+	}
+	id := om.start(rt, func(ctx context.Context) string { return oneshotResult(om.rx.Recv(ctx)) })
+	if om.cancelledAtStart(id) {
+		return // no effect: an armed Ready stays armed
+	}
+	if r := om.m.tryRecv(); r != "empty" {
+		om.m.done[id] = r
+		return
+	}
+	om.m.recv = id
+	om.m.readyValid = false // the Recv armed a channel of its own
+}
+
+// cancelledAtStart models a call whose ctx was done when it started: it
+// fails first, with no effect.
+func (om *oneshotMachine) cancelledAtStart(id int) bool {
+	if om.precancelled[id] {
+		om.m.done[id] = "canceled"
+		return true
+	}
+	return false
+}
+
+func (om *oneshotMachine) cancelRecv(rt *rapid.T) {
+	if om.m.recv == 0 {
+		return
+	}
+	om.cancels[om.m.recv]()
+	synctest.Wait() // it leaves before the next action can complete it
+	om.m.done[om.m.recv] = "canceled"
+	om.m.recv = 0
+}
+
+func (om *oneshotMachine) ready(rt *rapid.T) {
+	if !om.receiverFree() {
+		return
+	}
+	om.readyCh = om.rx.Ready()
+	om.m.readyValid = true
+}
+
+func (om *oneshotMachine) waitClosed(rt *rapid.T) {
+	id := om.start(rt, func(ctx context.Context) string {
+		if err := om.tx.WaitClosed(ctx); err != nil {
+			return oneshotResult(0, err)
+		}
+		return "nil"
+	})
+	switch {
+	case om.cancelledAtStart(id):
+	case om.m.txClosed:
+		om.m.done[id] = "closed"
+	case om.m.rxClosed:
+		om.m.done[id] = "nil"
+	default:
+		om.m.waits[id] = true
+	}
+}
+
+func (om *oneshotMachine) cancelWaitClosed(rt *rapid.T) {
+	if len(om.m.waits) == 0 {
+		return
+	}
+	id := rapid.SampledFrom(slices.Sorted(maps.Keys(om.m.waits))).Draw(rt, "wait")
+	om.cancels[id]()
+	synctest.Wait()
+	delete(om.m.waits, id)
+	om.m.done[id] = "canceled"
+}
+
+func (om *oneshotMachine) check(rt *rapid.T) {
+	synctest.Wait()
+	for id, ch := range om.results {
+		select {
+		case r := <-ch:
+			om.done[id] = r
+			delete(om.results, id)
+		default:
+		}
+	}
+	got := oneshotObs{
+		Done:     maps.Clone(om.done),
+		IsClosed: om.tx.IsClosed(),
+		HasValue: gate.OneshotHasValue(om.rx),
+		Armed:    gate.OneshotRecvArmed(om.rx),
+		Ready:    om.m.readyValid && readyNow(om.readyCh),
+	}
+	if diff := cmp.Diff(om.m.obs(), got); diff != "" {
+		rt.Fatalf("model (-) vs oneshot (+):\n%s", diff)
+	}
+}
+
+func (om *oneshotMachine) cleanup() {
+	for _, cancel := range om.cancels {
+		cancel()
+	}
+	synctest.Wait()
+}
+
+func oneshotModelCheck(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		om := newOneshotMachine()
+		rt.Cleanup(om.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":                 om.check,
+			"send":             om.send,
+			"txClose":          om.txClose,
+			"rxClose":          om.rxClose,
+			"tryRecv":          om.tryRecv,
+			"recv":             om.recv,
+			"cancelRecv":       om.cancelRecv,
+			"ready":            om.ready,
+			"waitClosed":       om.waitClosed,
+			"cancelWaitClosed": om.cancelWaitClosed,
+		})
+	})
+}
+
+// TestOneshotModel runs random sequences of sends, closes of either side,
+// receives (waiting, trying, through Ready), WaitClosed calls and
+// cancellations against the model.
+func TestOneshotModel(t *testing.T) {
+	rapid.Check(t, oneshotModelCheck)
+}
+
+func FuzzOneshotModel(f *testing.F) {
+	f.Fuzz(rapid.MakeFuzz(oneshotModelCheck))
 }
