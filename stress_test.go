@@ -658,3 +658,167 @@ func TestRWMutexStressNoBarging(t *testing.T) {
 	}
 	goleak.VerifyNone(t)
 }
+
+// TestOneshotStressNothingLost races the two sides of many oneshot channels
+// under a cancellation storm: senders Send (sometimes two at once, sometimes
+// after Close) while the receiver mixes Recv with random contexts, TryRecv,
+// Ready in a select and Close, and WaitClosed calls wait for the receiver.
+// The receiver always ends with Close and a TryRecv, which may no longer
+// report ErrEmpty. Nothing is lost and nothing invented: a value whose Send
+// returned nil is received exactly once (even if the receiver closed after
+// the Send), a Send that returned ErrClosed delivered nothing, at most one
+// Send succeeds per channel, a Send that starts after the receiver's Close
+// returned fails, a receive from Ready is always followed by a value or
+// ErrClosed, and a WaitClosed returns nil only once the receiver closed.
+func TestOneshotStressNothingLost(t *testing.T) {
+	workers, rounds := 8, stormScale(2500)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	st := newStorm(2)
+	var delivered, refused, waitNil atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(w)))
+			for round := range rounds {
+				oneshotStormRound(t, r, st, w*rounds+round, &delivered, &refused, &waitNil)
+				if t.Failed() {
+					return
+				}
+			}
+		})
+	}
+	waitLive(t, &wg, func() string { return fmt.Sprintf("delivered=%d refused=%d", delivered.Load(), refused.Load()) })
+	st.stop()
+	t.Logf("%d values delivered, %d sends refused, %d WaitClosed returned nil", delivered.Load(), refused.Load(), waitNil.Load())
+	goleak.VerifyNone(t)
+}
+
+func oneshotStormRound(t *testing.T, r *rand.Rand, st *storm, id int, delivered, refused, waitNil *atomic.Int64) {
+	tx, rx := gate.Oneshot[int]()
+	var rxClosed atomic.Bool // set once the receiver's Close has returned
+	var sendOK [2]atomic.Bool
+	senders := 1 + r.IntN(2)
+	closeFirst := r.IntN(6) == 0
+	closeAfter := r.IntN(3) == 0
+	var wg sync.WaitGroup
+	for s := range senders {
+		sr := rand.New(rand.NewPCG(r.Uint64(), uint64(s)))
+		wg.Go(func() {
+			hold(sr)
+			if closeFirst {
+				tx.Close()
+			}
+			before := rxClosed.Load()
+			err := tx.Send(2*id + s)
+			switch {
+			case err == nil:
+				if before {
+					t.Errorf("Send after the receiver's Close returned nil")
+				}
+				if closeFirst {
+					t.Errorf("Send after the sender's Close returned nil")
+				}
+				sendOK[s].Store(true)
+			case err != gate.ErrClosed:
+				t.Errorf("Send = %v", err)
+			}
+			if closeAfter {
+				tx.Close()
+			}
+		})
+	}
+	if r.IntN(2) == 0 {
+		wr := rand.New(rand.NewPCG(r.Uint64(), 9))
+		wg.Go(func() {
+			ctx, cancel := st.ctx(wr)
+			err := tx.WaitClosed(ctx)
+			checkStormErr(t, "WaitClosed", ctx, err, gate.ErrClosed)
+			cancel()
+			if err == nil {
+				waitNil.Add(1)
+				if !tx.IsClosed() {
+					t.Errorf("WaitClosed returned nil, IsClosed = false")
+				}
+			}
+		})
+	}
+
+	// The receiver, on this goroutine.
+	var got []int
+	take := func(v int, err error) (done bool) {
+		switch err {
+		case nil:
+			got = append(got, v)
+			return true
+		case gate.ErrClosed:
+			return true
+		case gate.ErrEmpty:
+			return false
+		}
+		return false
+	}
+	finished := false
+	for range r.IntN(4) {
+		if finished {
+			break
+		}
+		switch r.IntN(4) {
+		case 0:
+			ctx, cancel := st.ctx(r)
+			v, err := rx.Recv(ctx)
+			checkStormErr(t, "Recv", ctx, err, gate.ErrClosed)
+			cancel()
+			finished = take(v, err)
+		case 1:
+			v, err := rx.TryRecv()
+			if err != nil && err != gate.ErrEmpty && err != gate.ErrClosed {
+				t.Errorf("TryRecv = %v", err)
+			}
+			finished = take(v, err)
+		case 2:
+			ctx, cancel := st.ctx(r)
+			select {
+			case <-rx.Ready():
+				v, err := rx.TryRecv()
+				if err == gate.ErrEmpty {
+					t.Errorf("TryRecv after a receive from Ready = ErrEmpty: invented")
+				}
+				finished = take(v, err)
+			case <-ctx.Done():
+			}
+			cancel()
+		case 3:
+			rx.Close()
+			rxClosed.Store(true)
+		}
+	}
+	if !finished {
+		rx.Close()
+		rxClosed.Store(true)
+		v, err := rx.TryRecv()
+		if err == gate.ErrEmpty {
+			t.Errorf("TryRecv after Close = ErrEmpty")
+		}
+		take(v, err)
+	}
+	if _, err := rx.TryRecv(); err != gate.ErrClosed {
+		t.Errorf("TryRecv after the end = %v, want ErrClosed", err)
+	}
+	wg.Wait()
+
+	var sent []int
+	for s := range senders {
+		if sendOK[s].Load() {
+			sent = append(sent, 2*id+s)
+		}
+	}
+	if len(sent) > 1 {
+		t.Errorf("%d Sends succeeded on one oneshot", len(sent))
+	}
+	if len(sent) != len(got) || len(sent) == 1 && sent[0] != got[0] {
+		t.Errorf("round %d: sends that returned nil %v, values received %v", id, sent, got)
+	}
+	delivered.Add(int64(len(got)))
+	refused.Add(int64(senders - len(sent)))
+}
