@@ -1211,27 +1211,30 @@ var pkgWatchTx, pkgWatchRx = gate.Watch(0)
 // made outside any bubble works in one bubble after another, a wait in each
 // parking durably on a channel of its own bubble.
 func TestWatchPackageLevelAcrossBubbles(t *testing.T) {
-	for round := range 3 {
+	for range 3 {
 		synctest.Test(t, func(t *testing.T) {
+			// The channel keeps its state from earlier rounds (and runs).
+			pkgWatchRx.MarkUnchanged()
+			base := pkgWatchTx.Borrow()
 			c := goErr("Changed", func() error { return pkgWatchRx.Changed(t.Context()) })
 			w := goCall("WaitFor", func() (int, error) {
 				rx := pkgWatchRx.Clone()
 				defer rx.Close()
-				return rx.WaitFor(t.Context(), func(v int) bool { return v > round*10 })
+				return rx.WaitFor(t.Context(), func(v int) bool { return v > base })
 			})
 			synctest.Wait()
 			c.pending(t)
 			w.pending(t)
-			_ = pkgWatchTx.Send(round*10 + 1)
+			_ = pkgWatchTx.Send(base + 1)
 			synctest.Wait()
 			c.ok(t)
-			if v := w.ok(t); v != round*10+1 {
+			if v := w.ok(t); v != base+1 {
 				t.Fatalf("WaitFor = %d", v)
 			}
 		})
 	}
 	// And outside any bubble.
-	_ = pkgWatchTx.Send(100)
+	_ = pkgWatchTx.Send(pkgWatchTx.Borrow() + 1)
 	if err := pkgWatchRx.Changed(context.Background()); err != nil {
 		t.Fatal(err)
 	}
