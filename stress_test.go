@@ -822,3 +822,219 @@ func oneshotStormRound(t *testing.T, r *rand.Rand, st *storm, id int, delivered,
 	delivered.Add(int64(len(got)))
 	refused.Add(int64(senders - len(sent)))
 }
+
+// watchStressValue is the value of TestWatchStress's channel: check is
+// derived from seq and silent, so that a torn read shows.
+type watchStressValue struct {
+	seq, silent uint64 // notifying sends so far; silent modifications so far
+	check       [3]uint64
+}
+
+func (v *watchStressValue) fill() {
+	for i := range v.check {
+		v.check[i] = v.seq*uint64(i+2) ^ v.silent<<32
+	}
+}
+
+func (v watchStressValue) consistent() bool {
+	w := v
+	w.fill()
+	return w == v
+}
+
+// TestWatchStress runs senders and receivers that join and leave on one
+// watch channel under a cancellation storm. Every value read is whole and
+// belongs to the version read with it (in "modify", every notifying send
+// bumps seq inside the sender lock, so seq is the version; in "replace", one
+// sender counts its own sends); the versions a receiver sees never go back;
+// Changed and WaitFor return only nil, ErrClosed or their ctx's error, and
+// after a nil the version has moved on; a receive from Ready is always
+// followed by HasChanged reporting true or ErrClosed. In the end the last
+// sender's Close wakes every waiting receiver, WaitClosed returns once the
+// receivers are gone, and nothing is left queued.
+func TestWatchStress(t *testing.T) {
+	t.Run("modify", func(t *testing.T) { watchStorm(t, false) })
+	t.Run("replace", func(t *testing.T) { watchStorm(t, true) })
+	goleak.VerifyNone(t)
+}
+
+func watchStorm(t *testing.T, replace bool) {
+	senders, receivers, iters := 3, 6, stormScale(1500)
+	if replace {
+		senders = 1 // the version is its own count of sends
+	}
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	st := newStorm(2)
+
+	tx0, keeper := gate.Watch(watchStressValue{})
+	keeper.Close() // receivers come and go; Send may find none (ErrClosed)
+	txs := []*gate.WatchSender[watchStressValue]{tx0}
+	for range senders - 1 {
+		txs = append(txs, tx0.Clone())
+	}
+
+	// checkRead checks a value and its version against each other and
+	// against the last version this reader saw.
+	checkRead := func(what string, v watchStressValue, ver uint64, last *uint64) {
+		if !v.consistent() {
+			t.Errorf("%s: torn value %+v", what, v)
+		}
+		if v.seq != ver {
+			t.Errorf("%s: value of version %d read with version %d", what, v.seq, ver)
+		}
+		if ver < *last {
+			t.Errorf("%s: version went back from %d to %d", what, *last, ver)
+		}
+		*last = ver
+	}
+
+	var stop atomic.Bool
+	var sends atomic.Int64
+	var swg, rwg sync.WaitGroup
+	for i, tx := range txs {
+		swg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(i)))
+			var n uint64 // replace: versions sent by this (only) sender
+			var last uint64
+			for !stop.Load() {
+				switch k := r.IntN(10); {
+				case replace && k < 5:
+					v := watchStressValue{seq: n + 1}
+					v.fill()
+					if err := tx.Send(v); err == nil {
+						n++
+					} else if err != gate.ErrClosed {
+						t.Errorf("Send: %v", err)
+					}
+				case replace:
+					v := watchStressValue{seq: n + 1}
+					v.fill()
+					if old := tx.SendReplace(v); old.seq != n {
+						t.Errorf("SendReplace returned seq %d, want %d", old.seq, n)
+					}
+					n++
+				case k < 5:
+					tx.SendModify(func(v *watchStressValue) { v.seq++; v.fill() })
+				case k < 7:
+					tx.SendIfModified(func(v *watchStressValue) bool { v.silent++; v.fill(); return false })
+				case k < 8:
+					func() {
+						defer func() { _ = recover() }()
+						tx.SendIfModified(func(v *watchStressValue) bool { v.silent++; v.fill(); panic("f") })
+					}()
+				default:
+					v := tx.Borrow()
+					if !v.consistent() || v.seq < last {
+						t.Errorf("sender Borrow: %+v after seq %d", v, last)
+					}
+					last = v.seq
+				}
+				sends.Add(1)
+				hold(r)
+			}
+		})
+	}
+
+	for i := range receivers {
+		rwg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(100+i)))
+			for iter := 0; iter < iters; {
+				var rx *gate.WatchReceiver[watchStressValue]
+				if r.IntN(2) == 0 {
+					rx = txs[r.IntN(len(txs))].Subscribe()
+				} else {
+					tmp := txs[0].Subscribe()
+					rx = tmp.Clone()
+					tmp.Close()
+				}
+				var last uint64 // the newest version this receiver has read
+				for range 1 + r.IntN(50) {
+					iter++
+					seen := gate.WatchSeen(rx)
+					switch k := r.IntN(10); {
+					case k < 2:
+						v, ver := gate.WatchBorrowVersion(rx)
+						checkRead("Borrow", v, ver, &last)
+					case k < 3:
+						v := rx.BorrowAndUpdate()
+						ver := gate.WatchSeen(rx)
+						checkRead("BorrowAndUpdate", v, ver, &last)
+					case k < 5:
+						ctx, cancel := st.ctx(r)
+						err := rx.Changed(ctx)
+						checkStormErr(t, "Changed", ctx, err)
+						if err == nil && gate.WatchSeen(rx) == seen {
+							t.Errorf("Changed returned nil with version %d already seen", seen)
+						}
+						if err != nil && gate.WatchSeen(rx) != seen {
+							t.Errorf("Changed failed (%v) but marked a version seen", err)
+						}
+						cancel()
+					case k < 7:
+						ctx, cancel := st.ctx(r)
+						v, err := rx.WaitFor(ctx, func(v watchStressValue) bool { return v.seq%3 == 0 })
+						checkStormErr(t, "WaitFor", ctx, err)
+						if err == nil && (v.seq%3 != 0 || !v.consistent()) {
+							t.Errorf("WaitFor returned %+v", v)
+						}
+						cancel()
+					case k < 8:
+						rx.MarkChanged()
+						if ok, err := rx.HasChanged(); !ok || err != nil {
+							t.Errorf("HasChanged after MarkChanged = %v, %v", ok, err)
+						}
+						if err := rx.Changed(context.Background()); err != nil {
+							t.Errorf("Changed after MarkChanged = %v", err)
+						}
+					default:
+						ctx, cancel := st.ctx(r)
+						select {
+						case <-rx.Ready():
+							if ok, err := rx.HasChanged(); !ok || err != nil {
+								t.Errorf("Ready fired, then HasChanged = %v, %v", ok, err)
+							}
+							rx.BorrowAndUpdate()
+						case <-ctx.Done():
+						}
+						cancel()
+					}
+					if gate.WatchSeen(rx) < seen && gate.WatchSeen(rx) != seen-1 {
+						// MarkChanged is the one way back, by one.
+						t.Errorf("seen version went back from %d to %d", seen, gate.WatchSeen(rx))
+					}
+				}
+				rx.Close()
+			}
+		})
+	}
+
+	// A sender waits for the receivers to be gone, at the end.
+	closedWait := make(chan error, 1)
+	waitLive(t, &rwg, func() string { return fmt.Sprintf("%d sends", sends.Load()) })
+	go func() { closedWait <- txs[0].WaitClosed(context.Background()) }()
+	stop.Store(true)
+	swg.Wait()
+	if err := <-closedWait; err != nil {
+		t.Errorf("WaitClosed = %v", err)
+	}
+
+	// A receiver waiting when the last sender closes is woken with ErrClosed
+	// (after taking the last unseen version, if any).
+	rx := txs[0].Subscribe()
+	rx.BorrowAndUpdate()
+	waiting := make(chan error, 1)
+	go func() { waiting <- rx.Changed(context.Background()) }()
+	for _, tx := range txs {
+		tx.Close()
+	}
+	if err := <-waiting; err != gate.ErrClosed {
+		t.Errorf("Changed at the close = %v", err)
+	}
+	if n := gate.WatchWaiters(rx); n != 0 {
+		t.Errorf("%d receivers still queued", n)
+	}
+	rx.Close()
+	st.stop()
+	t.Logf("%d sends", sends.Load())
+}

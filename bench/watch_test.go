@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gophergate/gate"
+)
+
+// The watch benchmarks compare gate's watch channel with what a Go user
+// would write for "one value, replaced now and then, read often": an
+// atomic.Pointer to a fresh immutable value per store, and a value under a
+// sync.RWMutex (tokio's design).
+
+// watchSendBorrowImpls replace the value and read it back, on one goroutine:
+// the cost of a store and a load with no contention.
+func watchSendBorrowImpls() []impl {
+	return []impl{
+		{"gate", func() func(int) {
+			tx, rx := gate.Watch(0)
+			return func(i int) {
+				tx.SendReplace(i)
+				_ = rx.Borrow()
+			}
+		}},
+		{"atomic", func() func(int) {
+			var p atomic.Pointer[int]
+			p.Store(new(int))
+			return func(i int) {
+				v := i
+				p.Store(&v)
+				_ = *p.Load()
+			}
+		}},
+		{"rwmutex", func() func(int) {
+			var mu sync.RWMutex
+			var val int
+			var version atomic.Uint64
+			return func(i int) {
+				mu.Lock()
+				val = i
+				version.Add(1)
+				mu.Unlock()
+				mu.RLock()
+				_ = val
+				mu.RUnlock()
+			}
+		}},
+	}
+}
+
+// A readerImpl is a value that one goroutine writes while others read it.
+// setup returns a writer (one write) and newReader, which makes one reader's
+// read function: each reading goroutine calls it once, so that each has its
+// own receiver.
+type readerImpl struct {
+	name  string
+	setup func() (write func(i int), newReader func() func())
+}
+
+func watchReaderImpls() []readerImpl {
+	return []readerImpl{
+		{"gate", func() (func(int), func() func()) {
+			tx, rx := gate.Watch(0)
+			return func(i int) { tx.SendReplace(i) }, func() func() {
+				r := rx.Clone()
+				return func() { _ = r.Borrow() }
+			}
+		}},
+		{"atomic", func() (func(int), func() func()) {
+			var p atomic.Pointer[int]
+			p.Store(new(int))
+			return func(i int) {
+					v := i
+					p.Store(&v)
+				}, func() func() {
+					return func() { _ = *p.Load() }
+				}
+		}},
+		{"rwmutex", func() (func(int), func() func()) {
+			var mu sync.RWMutex
+			var val int
+			return func(i int) {
+					mu.Lock()
+					val = i
+					mu.Unlock()
+				}, func() func() {
+					return func() {
+						mu.RLock()
+						_ = val
+						mu.RUnlock()
+					}
+				}
+		}},
+	}
+}
+
+// readersWhileWriting runs b.N reads in total, split across g goroutines
+// with a reader each, while one more goroutine writes in a loop, yielding
+// the processor after every write. ns/op is the time per read.
+func readersWhileWriting(b *testing.B, g int, im readerImpl) {
+	b.ReportAllocs()
+	write, newReader := im.setup()
+	var stop atomic.Bool
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; !stop.Load(); i++ {
+			write(i)
+			runtime.Gosched()
+		}
+	}()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for k := range g {
+		n := b.N / g
+		if k < b.N%g {
+			n++
+		}
+		read := newReader()
+		wg.Go(func() {
+			<-start
+			for range n {
+				read()
+			}
+		})
+	}
+	b.ResetTimer()
+	close(start)
+	wg.Wait()
+	b.StopTimer()
+	stop.Store(true)
+	<-writerDone
+}
+
+func BenchmarkWatch(b *testing.B) {
+	b.Run("SendReplaceBorrow", func(b *testing.B) { run(b, watchSendBorrowImpls(), serial) })
+	b.Run("Borrow/readers=8", func(b *testing.B) {
+		for _, im := range watchReaderImpls() {
+			b.Run("impl="+im.name, func(b *testing.B) { readersWhileWriting(b, 8, im) })
+		}
+	})
+}
