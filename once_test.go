@@ -1142,11 +1142,13 @@ func TestSetOnceDone(t *testing.T) {
 	})
 }
 
-// setOncePkg is a package-level SetOnce: Wait works in one bubble after
-// another, and Done after Set works in any bubble.
-var setOncePkg gate.SetOnce[int]
+// setOncePkg is a SetOnce made outside any bubble, as a package-level one is
+// (a new one per run, since it cannot be emptied): Wait works in one bubble
+// after another, and Done after Set works in any bubble.
+var setOncePkg *gate.SetOnce[int]
 
 func TestSetOnceAcrossBubbles(t *testing.T) {
+	setOncePkg = new(gate.SetOnce[int])
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		w := goCall("Wait", func() (int, error) { return setOncePkg.Wait(ctx) })
