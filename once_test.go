@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"github.com/gophergate/gate"
 )
@@ -1201,4 +1206,353 @@ func TestSetOnceAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { <-e.Done() }); n != 0 {
 		t.Errorf("Done first called after Set: %v allocs, want 0", n)
 	}
+}
+
+// ---------------------------------------------------------------------------
+// A rapid model of OnceCell's initialization races (TESTING.md layer 2).
+//
+// Each action starts at most one goroutine (GetOrInit, GetOrTryInit or Wait,
+// with a driven onceFn as initializer) or acts on the cell from the test
+// goroutine (finish the running initializer with a value, an error or a
+// panic; cancel a call's ctx; Set; Take); the "" check then calls
+// synctest.Wait and compares what can be observed with a sequential model:
+//
+//   - a call with a done ctx returns ctx.Err() at once and changes nothing;
+//   - on a set cell GetOrInit, GetOrTryInit and Wait return the value;
+//   - on an empty cell the first initializer runs; later ones queue (FIFO);
+//     Wait waits apart and holds no turn;
+//   - an initializer that succeeds sets the cell: it, every queued
+//     initializer and every Wait return its value;
+//   - one that fails (an error, a panic, or its ctx ends and it gives up)
+//     leaves the cell empty, and the oldest queued initializer runs its own;
+//   - a queued call whose ctx ends leaves the queue; when that happens in the
+//     same step as the running initializer ends, it still leaves with ctx.Err()
+//     and never runs its initializer (the turn goes on);
+//   - Set fails with ErrAlreadySet on a set cell and ErrInitializing while an
+//     initializer runs; Take empties a set cell, which can then be set or
+//     initialized again.
+
+// onceModel is the sequential model of a OnceCell[int].
+type onceModel struct {
+	value   int
+	set     bool
+	runner  int            // the call whose initializer runs, 0 if none
+	kinds   map[int]string // "init", "try" or "wait", by call
+	queue   []int          // initializers waiting for their turn, oldest first
+	waiters map[int]bool   // calls in Wait
+	called  map[int]bool   // calls whose initializer has been called
+	done    map[int]string // how calls returned
+}
+
+// publish sets the cell to v: every queued initializer and Wait returns v.
+func (m *onceModel) publish(v int) {
+	m.value, m.set = v, true
+	res := fmt.Sprint("value ", v)
+	for _, id := range m.queue {
+		m.done[id] = res
+	}
+	for id := range m.waiters {
+		m.done[id] = res
+	}
+	m.queue, m.waiters = nil, map[int]bool{}
+}
+
+// nextTurn gives the turn to the oldest queued initializer, if any.
+func (m *onceModel) nextTurn() {
+	m.runner = 0
+	if len(m.queue) > 0 {
+		m.runner = m.queue[0]
+		m.queue = m.queue[1:]
+		m.called[m.runner] = true
+	}
+}
+
+// leave models the end of call id's ctx.
+func (m *onceModel) leave(id int) {
+	if m.waiters[id] {
+		delete(m.waiters, id)
+		m.done[id] = "canceled"
+		return
+	}
+	for i, q := range m.queue {
+		if q == id {
+			m.queue = slices.Delete(m.queue, i, i+1)
+			m.done[id] = "canceled"
+			return
+		}
+	}
+	if m.runner == id {
+		// The initializer gives up: GetOrTryInit's returns ctx.Err(), which
+		// the call returns; GetOrInit's has no error to return and panics.
+		if m.kinds[id] == "try" {
+			m.done[id] = "canceled"
+		} else {
+			m.done[id] = "panic"
+		}
+		m.nextTurn()
+	}
+}
+
+// onceObs is what the check compares.
+type onceObs struct {
+	Value        int
+	Set          bool
+	Closed       bool // the init semaphore; must equal Set
+	Initializing bool
+	InitWaiters  int
+	Waiters      int
+	Called       map[int]bool
+	Done         map[int]string
+}
+
+func (m *onceModel) obs() onceObs {
+	return onceObs{
+		Value: m.value, Set: m.set, Closed: m.set,
+		Initializing: m.runner != 0,
+		InitWaiters:  len(m.queue),
+		Waiters:      len(m.waiters),
+		Called:       maps.Clone(m.called),
+		Done:         maps.Clone(m.done),
+	}
+}
+
+// onceMachine drives a real OnceCell next to its model.
+type onceMachine struct {
+	c       *gate.OnceCell[int]
+	m       onceModel
+	nextID  int
+	fns     map[int]*onceFn
+	pending map[int]*async[int]
+	cancels map[int]context.CancelFunc // live contexts of pending calls
+	ctxs    []context.CancelFunc
+	done    map[int]string
+}
+
+var errModelInit = errors.New("model: initializer failed")
+
+// onceResult classifies how a call returned.
+func onceResult(v int, err error) string {
+	var p *recoveredPanic
+	switch {
+	case err == nil:
+		return fmt.Sprint("value ", v)
+	case err == context.Canceled:
+		return "canceled"
+	case err == errModelInit:
+		return "error"
+	case errors.As(err, &p):
+		return "panic"
+	default:
+		return fmt.Sprintf("unexpected error %T %v", err, err)
+	}
+}
+
+func (om *onceMachine) cleanup() {
+	for _, cancel := range om.ctxs {
+		cancel()
+	}
+	for _, a := range om.pending {
+		<-a.ch
+	}
+}
+
+func (om *onceMachine) check(rt *rapid.T) {
+	synctest.Wait()
+	for id, a := range om.pending {
+		select {
+		case r := <-a.ch:
+			delete(om.pending, id)
+			delete(om.cancels, id)
+			om.done[id] = onceResult(r.v, r.err)
+		default:
+		}
+	}
+	v, set := om.c.Get()
+	got := onceObs{
+		Value: v, Set: set, Closed: gate.OnceCellClosed(om.c),
+		Initializing: gate.OnceCellInitializing(om.c),
+		InitWaiters:  gate.OnceCellInitWaiters(om.c),
+		Waiters:      gate.OnceCellWaiters(om.c),
+		Called:       map[int]bool{},
+		Done:         maps.Clone(om.done),
+	}
+	for id, f := range om.fns {
+		switch n := f.ran(); n {
+		case 0:
+		case 1:
+			got.Called[id] = true
+		default:
+			rt.Fatalf("initializer of call %d called %d times", id, n)
+		}
+	}
+	if got.Set != om.c.Initialized() {
+		rt.Fatalf("Get reports set = %v, Initialized = %v", got.Set, om.c.Initialized())
+	}
+	if diff := cmp.Diff(om.m.obs(), got); diff != "" {
+		rt.Fatalf("OnceCell differs from the model (-model +real):\n%s", diff)
+	}
+}
+
+// start starts GetOrInit, GetOrTryInit or Wait in a goroutine.
+func (om *onceMachine) start(rt *rapid.T) {
+	kind := rapid.SampledFrom([]string{"init", "try", "wait"}).Draw(rt, "kind")
+	precancelled := drawPrecancelled(rt)
+	om.nextID++
+	id := om.nextID
+	ctx, cancel := context.WithCancel(context.Background())
+	om.ctxs = append(om.ctxs, cancel)
+	if precancelled {
+		cancel()
+	} else {
+		om.cancels[id] = cancel
+	}
+	om.m.kinds[id] = kind
+	if kind == "wait" {
+		om.pending[id] = goCall("Wait", func() (int, error) { return om.c.Wait(ctx) })
+	} else {
+		f := newOnceFn(fmt.Sprint(id))
+		om.fns[id] = f
+		om.pending[id] = goInit(ctx, om.c, f, kind == "try")
+	}
+
+	m := &om.m
+	switch {
+	case precancelled:
+		m.done[id] = "canceled"
+	case m.set:
+		m.done[id] = fmt.Sprint("value ", m.value)
+	case kind == "wait":
+		m.waiters[id] = true
+	case m.runner == 0:
+		m.runner = id
+		m.called[id] = true
+	default:
+		m.queue = append(m.queue, id)
+	}
+}
+
+// finish ends the running initializer with a value, an error (GetOrTryInit)
+// or a panic, and in raceCancel also cancels a queued initializer's ctx in
+// the same step.
+func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
+	m := &om.m
+	id := m.runner
+	if id == 0 {
+		return
+	}
+	outcomes := []string{"value", "panic"}
+	if m.kinds[id] == "try" {
+		outcomes = append(outcomes, "error")
+	}
+	outcome := rapid.SampledFrom(outcomes).Draw(rt, "outcome")
+	victim := 0
+	if raceCancel && len(m.queue) > 0 {
+		victim = rapid.SampledFrom(m.queue).Draw(rt, "victim")
+	}
+	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")
+	if victim != 0 && cancelFirst {
+		om.cancels[victim]()
+	}
+	v := 100 + id
+	switch outcome {
+	case "value":
+		om.fns[id].finish <- onceOutcome{v: v}
+	case "panic":
+		om.fns[id].finish <- onceOutcome{panics: true}
+	case "error":
+		om.fns[id].finish <- onceOutcome{err: errModelInit}
+	}
+	if victim != 0 && !cancelFirst {
+		om.cancels[victim]()
+	}
+	if victim != 0 {
+		delete(om.cancels, victim)
+		m.leave(victim)
+	}
+	if outcome == "value" {
+		m.done[id] = fmt.Sprint("value ", v)
+		m.publish(v)
+		m.runner = 0
+	} else {
+		m.done[id] = outcome
+		m.nextTurn()
+	}
+}
+
+// cancel ends the ctx of a pending call: a waiter leaves, a running
+// initializer gives up.
+func (om *onceMachine) cancel(rt *rapid.T) {
+	id, ok := pick(rt, om.cancels, "call")
+	if !ok {
+		return
+	}
+	om.cancels[id]()
+	delete(om.cancels, id)
+	om.m.leave(id)
+}
+
+func (om *onceMachine) set(rt *rapid.T) {
+	om.nextID++
+	v := 100 + om.nextID
+	err := om.c.Set(v)
+	m := &om.m
+	var want error
+	switch {
+	case m.set:
+		want = gate.ErrAlreadySet
+	case m.runner != 0:
+		want = gate.ErrInitializing
+	default:
+		m.publish(v)
+	}
+	if err != want {
+		rt.Fatalf("Set(%d) = %v, model: %v", v, err, want)
+	}
+}
+
+func (om *onceMachine) take(rt *rapid.T) {
+	v, ok := om.c.Take()
+	m := &om.m
+	if ok != m.set || v != m.value {
+		rt.Fatalf("Take() = %d, %v, model: %d, %v", v, ok, m.value, m.set)
+	}
+	m.value, m.set = 0, false
+}
+
+func onceCellModel(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		om := &onceMachine{
+			c:       new(gate.OnceCell[int]),
+			fns:     map[int]*onceFn{},
+			pending: map[int]*async[int]{},
+			cancels: map[int]context.CancelFunc{},
+			done:    map[int]string{},
+			m: onceModel{
+				kinds:   map[int]string{},
+				waiters: map[int]bool{},
+				called:  map[int]bool{},
+				done:    map[int]string{},
+			},
+		}
+		rt.Cleanup(om.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":           om.check,
+			"start":      om.start,
+			"finish":     func(rt *rapid.T) { om.finish(rt, false) },
+			"finishRace": func(rt *rapid.T) { om.finish(rt, true) },
+			"cancel":     om.cancel,
+			"set":        om.set,
+			"take":       om.take,
+		})
+	})
+}
+
+func TestOnceCellModel(t *testing.T) {
+	oneProc(t)
+	rapid.Check(t, onceCellModel)
+}
+
+func FuzzOnceCellModel(f *testing.F) {
+	oneProc(f)
+	f.Fuzz(rapid.MakeFuzz(onceCellModel))
 }
