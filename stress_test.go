@@ -679,9 +679,9 @@ func TestOnceCellStressInitStorm(t *testing.T) {
 	var panics, fails, canceled atomic.Int64
 	for round := range rounds {
 		var (
-			running atomic.Int32 // initializers running now
-			stored  atomic.Int64 // initializers and Sets that stored a value
-			value   atomic.Int64 // the value stored, 0 if none
+			running atomic.Int32   // initializers running now
+			stored  atomic.Int64   // initializers and Sets that stored a value
+			value   atomic.Int64   // the value stored, 0 if none
 			wg      sync.WaitGroup // the initializers and Sets
 			waits   sync.WaitGroup // the Waits
 			mu      sync.Mutex
