@@ -130,8 +130,10 @@ func (c *OnceCell[T]) Set(v T) error {
 // the panic goes on to GetOrInit's caller. f receives ctx; once f returns, its
 // value is stored and returned even if ctx has ended meanwhile. If ctx ends
 // while GetOrInit waits, it returns ctx.Err(), has not called f and has left
-// the queue; if its turn came as ctx ended, the turn passes to the next
-// waiter.
+// the queue. That holds when the wait ends at the same moment too: if its turn
+// came as ctx ended, it does not call f and the turn passes to the next
+// waiter; if the value came, it returns ctx.Err() all the same (Get reads
+// the value).
 //
 // f must not call GetOrInit or GetOrTryInit on the same cell: that waits for
 // itself until ctx ends. Set called from f returns ErrInitializing.
