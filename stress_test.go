@@ -1038,3 +1038,361 @@ func watchStorm(t *testing.T, replace bool) {
 	st.stop()
 	t.Logf("%d sends", sends.Load())
 }
+
+// TestOnceCellStressInitStorm runs rounds in which many goroutines call
+// GetOrInit, GetOrTryInit, Wait and Set on one OnceCell under a cancellation
+// storm, with initializers that succeed, return an error, panic, or give up
+// when their ctx ends. In every round exactly one initializer or Set stores a
+// value, every call that succeeds returns that value, at most one initializer
+// runs at a time, and none runs after the value is stored. Between rounds Take
+// empties the cell and returns the value, and the next round initializes it
+// again.
+func TestOnceCellStressInitStorm(t *testing.T) {
+	goroutines, rounds := 8, stormScale(1500)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var c gate.OnceCell[int]
+	st := newStorm(2)
+	defer st.stop()
+	errInit := fmt.Errorf("init failed")
+	var panics, fails, canceled atomic.Int64
+	for round := range rounds {
+		var (
+			running atomic.Int32   // initializers running now
+			stored  atomic.Int64   // initializers and Sets that stored a value
+			value   atomic.Int64   // the value stored, 0 if none
+			wg      sync.WaitGroup // the initializers and Sets
+			waits   sync.WaitGroup // the Waits
+			mu      sync.Mutex
+			results []int // values returned, checked at the end of the round
+		)
+		store := func(v int) {
+			if stored.Add(1) != 1 {
+				t.Errorf("round %d: a second value %d was stored", round, v)
+			}
+			value.Store(int64(v))
+		}
+		for g := range goroutines {
+			r := rand.New(rand.NewPCG(seed, uint64(round*goroutines+g)))
+			op := r.IntN(8)
+			group := &wg
+			if op == 0 {
+				group = &waits
+			}
+			group.Go(func() {
+				mine := round*1000 + g + 1
+				init := func(ctx context.Context) (int, error) {
+					if n := running.Add(1); n != 1 {
+						t.Errorf("round %d: %d initializers run at once", round, n)
+					}
+					defer running.Add(-1)
+					if stored.Load() != 0 {
+						t.Errorf("round %d: an initializer runs on a set cell", round)
+					}
+					hold(r)
+					switch r.IntN(8) {
+					case 0:
+						panics.Add(1)
+						panic("stress: initializer panics")
+					case 1, 2:
+						fails.Add(1)
+						return 0, errInit
+					case 3:
+						if err := ctx.Err(); err != nil {
+							canceled.Add(1)
+							return 0, err
+						}
+					}
+					store(mine)
+					return mine, nil
+				}
+				ctx, cancel := st.ctx(r)
+				defer cancel()
+				var v int
+				var err error
+				func() {
+					defer func() {
+						if p := recover(); p != nil && p != "stress: initializer panics" {
+							panic(p)
+						}
+					}()
+					switch op {
+					case 0:
+						v, err = c.Wait(ctx)
+						checkStormErr(t, "Wait", ctx, err)
+					case 1:
+						if err = c.Set(mine); err == nil {
+							store(mine)
+							v = mine
+						} else if err != gate.ErrAlreadySet && err != gate.ErrInitializing {
+							t.Errorf("Set: %v", err)
+						}
+					case 2, 3, 4:
+						v, err = c.GetOrTryInit(ctx, init)
+						checkStormErr(t, "GetOrTryInit", ctx, err, errInit)
+					default:
+						v, err = c.GetOrInit(ctx, func(ctx context.Context) int {
+							v, err := init(ctx)
+							if err != nil {
+								panic("stress: initializer panics")
+							}
+							return v
+						})
+						checkStormErr(t, "GetOrInit", ctx, err)
+					}
+					if err == nil {
+						// A Set publishes before it can record its win:
+						// compare once the round is over.
+						mu.Lock()
+						results = append(results, v)
+						mu.Unlock()
+					}
+				}()
+			})
+		}
+		state := func() string {
+			return fmt.Sprintf("round %d: set=%v init waiters=%d waiters=%d", round, c.Initialized(),
+				gate.OnceCellInitWaiters(&c), gate.OnceCellWaiters(&c))
+		}
+		waitLive(t, &wg, state)
+		if t.Failed() {
+			return
+		}
+		if stored.Load() == 0 {
+			if c.Initialized() {
+				t.Fatalf("round %d: the cell is set, but no initializer or Set stored a value", round)
+			}
+			// Every initializer failed: a Wait whose ctx never ends is
+			// still waiting. Set a value for it.
+			if err := c.Set(-1); err != nil {
+				t.Fatalf("round %d: Set on an idle empty cell: %v", round, err)
+			}
+			store(-1)
+		}
+		waitLive(t, &waits, state)
+		if t.Failed() {
+			return
+		}
+		for _, v := range results {
+			if w := int(value.Load()); v != w {
+				t.Fatalf("round %d: a call returned %d, the value stored is %d", round, v, w)
+			}
+		}
+		if w := gate.OnceCellInitWaiters(&c) + gate.OnceCellWaiters(&c); w != 0 {
+			t.Fatalf("round %d: %d goroutines still queued", round, w)
+		}
+		if v, ok := c.Take(); !ok || v != int(value.Load()) {
+			t.Fatalf("round %d: Take = %d, %v, want the stored %d", round, v, ok, value.Load())
+		}
+	}
+	t.Logf("%d panics, %d errors, %d initializers gave up on ctx", panics.Load(), fails.Load(), canceled.Load())
+}
+
+// TestOnceCellStressTakeStorm mixes Take with every other call of a OnceCell,
+// under a cancellation storm: goroutines initialize (successfully or not),
+// Set, Get, Wait and Take at random. Every value stored is unique; every value
+// a call returns was stored; at most one initializer runs at a time; and every
+// stored value is taken exactly once (by a Take during the storm or the one at
+// the end): no value is lost or handed out twice by Take, and the cell is
+// never left closed and empty.
+func TestOnceCellStressTakeStorm(t *testing.T) {
+	goroutines, iters := 8, stormScale(4000)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var c gate.OnceCell[int]
+	var running atomic.Int32
+	var mu sync.Mutex
+	stored := map[int]bool{} // values stored -> taken yet
+	var takes, inits atomic.Int64
+	store := func(v int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := stored[v]; dup {
+			t.Errorf("value %d stored twice", v)
+		}
+		stored[v] = false
+	}
+	seen := func(what string, v int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := stored[v]; !ok {
+			t.Errorf("%s returned %d, which was never stored", what, v)
+		}
+	}
+	take := func(v int) {
+		mu.Lock()
+		defer mu.Unlock()
+		taken, ok := stored[v]
+		switch {
+		case !ok:
+			t.Errorf("Take returned %d, which was never stored", v)
+		case taken:
+			t.Errorf("Take returned %d twice", v)
+		}
+		stored[v] = true
+	}
+	errInit := fmt.Errorf("init failed")
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for i := range iters {
+				mine := (g+1)<<20 | i
+				ctx, cancel := st.ctx(r)
+				switch r.IntN(10) {
+				case 0, 1:
+					if v, ok := c.Take(); ok {
+						take(v)
+						takes.Add(1)
+					}
+				case 2:
+					// Recorded before it is published, as in the
+					// initializer below; withdrawn if Set fails.
+					store(mine)
+					if c.Set(mine) != nil {
+						mu.Lock()
+						delete(stored, mine)
+						mu.Unlock()
+					}
+				case 3:
+					if v, ok := c.Get(); ok {
+						seen("Get", v)
+					}
+				case 4:
+					// Bounded, so that it ends when nobody stores a value.
+					wctx, wcancel := context.WithTimeout(ctx, time.Duration(r.IntN(100))*time.Microsecond)
+					v, err := c.Wait(wctx)
+					checkStormErr(t, "Wait", wctx, err)
+					wcancel()
+					if err == nil {
+						seen("Wait", v)
+					}
+				default:
+					v, err := c.GetOrTryInit(ctx, func(ctx context.Context) (int, error) {
+						if n := running.Add(1); n != 1 {
+							t.Errorf("%d initializers run at once", n)
+						}
+						defer running.Add(-1)
+						hold(r)
+						if r.IntN(3) == 0 {
+							return 0, errInit
+						}
+						// Stored before it is published: a Take may return
+						// it as soon as GetOrTryInit has published it.
+						store(mine)
+						inits.Add(1)
+						return mine, nil
+					})
+					checkStormErr(t, "GetOrTryInit", ctx, err, errInit)
+					if err == nil {
+						seen("GetOrTryInit", v)
+					}
+				}
+				cancel()
+			}
+		})
+	}
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("set=%v init waiters=%d waiters=%d", c.Initialized(),
+			gate.OnceCellInitWaiters(&c), gate.OnceCellWaiters(&c))
+	})
+	st.stop()
+	if t.Failed() {
+		return
+	}
+	if v, ok := c.Take(); ok {
+		take(v)
+	}
+	for v, taken := range stored {
+		if !taken {
+			t.Errorf("value %d was stored but never taken: lost", v)
+		}
+	}
+	if gate.OnceCellClosed(&c) || gate.OnceCellInitializing(&c) {
+		t.Errorf("empty cell left closed=%v initializing=%v", gate.OnceCellClosed(&c), gate.OnceCellInitializing(&c))
+	}
+	if v, err := c.GetOrInit(context.Background(), func(context.Context) int { return -1 }); err != nil || v != -1 {
+		t.Errorf("GetOrInit at the end = %d, %v, want its own -1", v, err)
+	}
+	t.Logf("%d values stored by initializers, %d taken during the storm", inits.Load(), takes.Load())
+}
+
+// TestSetOnceStressSetRace runs rounds in which goroutines race to Set a
+// SetOnce while others Get, Wait (under a cancellation storm) and select on
+// Done: exactly one Set wins; a losing Set returns only once the winner's
+// value is visible; every observer sees the winner's value; and every channel
+// Done returned, before or after the Set, is closed.
+func TestSetOnceStressSetRace(t *testing.T) {
+	goroutines, rounds := 8, stormScale(2000)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	watchdog(t)
+	st := newStorm(2)
+	defer st.stop()
+	for round := range rounds {
+		var c gate.SetOnce[int]
+		var winners atomic.Int32
+		var winner atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range goroutines {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(seed, uint64(round*goroutines+g)))
+				mine := g + 1
+				<-start
+				switch op := r.IntN(4); {
+				case op == 0 || g == 0: // at least one setter per round
+					err := c.Set(mine)
+					switch err {
+					case nil:
+						winners.Add(1)
+						winner.Store(int64(mine))
+					case gate.ErrAlreadySet:
+						if _, ok := c.Get(); !ok {
+							t.Errorf("round %d: Set returned ErrAlreadySet before the value was visible", round)
+						}
+					default:
+						t.Errorf("round %d: Set = %v", round, err)
+					}
+				case op == 1:
+					ctx, cancel := st.ctx(r)
+					v, err := c.Wait(ctx)
+					checkStormErr(t, "Wait", ctx, err)
+					cancel()
+					if err == nil && (v < 1 || v > goroutines) {
+						t.Errorf("round %d: Wait = %d", round, v)
+					}
+				case op == 2:
+					<-c.Done()
+					if _, ok := c.Get(); !ok {
+						t.Errorf("round %d: Done closed before the value was visible", round)
+					}
+				default:
+					if v, ok := c.Get(); ok && (v < 1 || v > goroutines) {
+						t.Errorf("round %d: Get = %d", round, v)
+					}
+				}
+			})
+		}
+		close(start)
+		waitLive(t, &wg, func() string { return fmt.Sprintf("round %d: set=%v", round, c.Initialized()) })
+		if t.Failed() {
+			return
+		}
+		if n := winners.Load(); n != 1 {
+			t.Fatalf("round %d: %d Sets won, want exactly 1", round, n)
+		}
+		if v, _ := c.Get(); v != int(winner.Load()) {
+			t.Fatalf("round %d: Get = %d, the winner set %d", round, v, winner.Load())
+		}
+		if v, err := c.Wait(context.Background()); err != nil || v != int(winner.Load()) {
+			t.Fatalf("round %d: Wait = %d, %v", round, v, err)
+		}
+		if w := gate.SetOnceWaiters(&c); w != 0 {
+			t.Fatalf("round %d: %d waiters left", round, w)
+		}
+	}
+}
