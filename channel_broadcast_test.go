@@ -17,13 +17,17 @@ package gate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 	"weak"
+
+	"pgregory.net/rapid"
 
 	"github.com/gophergate/gate"
 )
@@ -1436,3 +1440,490 @@ func TestBroadcastAcrossBubbles(t *testing.T) {
 		t.Fatalf("Recv = %d, %v", v, err)
 	}
 }
+
+// ---------------------------------------------------------------------------
+// Model (TESTING.md layer 2): a sequential model of the whole channel, checked
+// after every action once the bubble has settled. Values are unique numbers;
+// the model keeps the value at every position, so every receive, lag count,
+// length and SendWait result is predicted exactly.
+
+// bcModelRx is a receiver in the model.
+type bcModelRx struct {
+	next int  // cursor
+	sub  int  // tail when it subscribed: it counts for positions >= sub
+	open bool // not closed
+}
+
+// bcModelSendWait is a queued SendWait.
+type bcModelSendWait struct{ id, tx, v int }
+
+type bcMachine struct {
+	capacity int
+	vals     []int // the value sent at each position; len is the tail
+	closed   bool  // every sender handle closed
+	nextVal  int
+
+	tx     map[int]*gate.BroadcastSender[int]
+	txOpen map[int]bool
+	rx     map[int]*gate.BroadcastReceiver[int]
+	rxm    map[int]*bcModelRx
+	nextID int
+
+	queue      []bcModelSendWait          // SendWait waiters, FIFO
+	recvs      map[int]int                // receiver id -> id of its pending Recv
+	closeWaits map[int]bool               // pending WaitClosed ids
+	calls      map[int]*async[string]     // every call in flight
+	cancels    map[int]context.CancelFunc // their ctx
+	want       map[int]string             // calls that must have returned, with what
+	arms       map[int]<-chan struct{}    // receiver id -> channel from Ready
+}
+
+func newBCMachine(rt *rapid.T) *bcMachine {
+	m := &bcMachine{
+		capacity:   rapid.IntRange(1, 4).Draw(rt, "capacity"),
+		tx:         map[int]*gate.BroadcastSender[int]{},
+		txOpen:     map[int]bool{},
+		rx:         map[int]*gate.BroadcastReceiver[int]{},
+		rxm:        map[int]*bcModelRx{},
+		recvs:      map[int]int{},
+		closeWaits: map[int]bool{},
+		calls:      map[int]*async[string]{},
+		cancels:    map[int]context.CancelFunc{},
+		want:       map[int]string{},
+		arms:       map[int]<-chan struct{}{},
+	}
+	tx, rx := gate.Broadcast[int](m.capacity)
+	m.tx[0], m.txOpen[0] = tx, true
+	m.rx[0], m.rxm[0] = rx, &bcModelRx{open: true}
+	m.nextID = 1
+	return m
+}
+
+func (m *bcMachine) cleanup() {
+	for _, cancel := range m.cancels {
+		cancel()
+	}
+	synctest.Wait()
+}
+
+func (m *bcMachine) tail() int { return len(m.vals) }
+
+func (m *bcMachine) openRx() int {
+	n := 0
+	for _, r := range m.rxm {
+		if r.open {
+			n++
+		}
+	}
+	return n
+}
+
+// owed reports whether some open receiver has still to read position p.
+func (m *bcMachine) owed(p int) bool {
+	for _, r := range m.rxm {
+		if r.open && r.sub <= p && r.next <= p {
+			return true
+		}
+	}
+	return false
+}
+
+// slotFree reports whether the next send overwrites nothing owed.
+func (m *bcMachine) slotFree() bool {
+	t := m.tail()
+	return t < m.capacity || !m.owed(t-m.capacity)
+}
+
+func (m *bcMachine) has(r *bcModelRx) bool { return !r.open || m.closed || m.tail() > r.next }
+
+// tryRecv applies a receive to r and returns the result as recvString does.
+func (m *bcMachine) tryRecv(r *bcModelRx) string {
+	t := m.tail()
+	switch {
+	case !r.open:
+		return "closed"
+	case t-r.next > m.capacity:
+		skipped := t - m.capacity - r.next
+		r.next = t - m.capacity
+		return fmt.Sprintf("lagged %d", skipped)
+	case r.next < t:
+		r.next++
+		return fmt.Sprintf("value %d", m.vals[r.next-1])
+	case m.closed:
+		return "closed"
+	default:
+		return "empty"
+	}
+}
+
+func (m *bcMachine) send(v int) int {
+	m.vals = append(m.vals, v)
+	return m.openRx()
+}
+
+// settle plays what the woken goroutines do until nothing changes.
+func (m *bcMachine) settle() {
+	for progress := true; progress; {
+		progress = false
+		if m.openRx() == 0 {
+			for _, w := range m.queue {
+				m.want[w.id] = "closed"
+			}
+			m.queue = nil
+			for id := range m.closeWaits {
+				m.want[id] = "ok"
+				delete(m.closeWaits, id)
+			}
+		}
+		if len(m.queue) > 0 && m.slotFree() {
+			w := m.queue[0]
+			m.queue = m.queue[1:]
+			m.want[w.id] = fmt.Sprintf("n %d", m.send(w.v))
+			progress = true
+		}
+		for rid, id := range m.recvs {
+			if r := m.rxm[rid]; m.has(r) {
+				m.want[id] = m.tryRecv(r)
+				delete(m.recvs, rid)
+				progress = true
+			}
+		}
+	}
+}
+
+func recvString(v int, err error) string {
+	var le *gate.LaggedError
+	switch {
+	case err == nil:
+		return fmt.Sprintf("value %d", v)
+	case errors.As(err, &le):
+		return fmt.Sprintf("lagged %d", le.Skipped)
+	default:
+		return resultString(err)
+	}
+}
+
+// call starts f in a goroutine with a ctx (already done if precancelled) and
+// returns the call's id.
+func (m *bcMachine) call(precancelled bool, what string, f func(ctx context.Context) string) int {
+	id := m.nextID
+	m.nextID++
+	ctx, cancel := context.WithCancel(context.Background())
+	if precancelled {
+		cancel()
+	}
+	m.cancels[id] = cancel
+	m.calls[id] = goCall(what, func() (string, error) { return f(ctx), nil })
+	return id
+}
+
+func (m *bcMachine) pickTx(rt *rapid.T) int {
+	id, _ := pick(rt, m.tx, "tx")
+	return id
+}
+
+func (m *bcMachine) pickRx(rt *rapid.T) int {
+	id, _ := pick(rt, m.rx, "rx")
+	return id
+}
+
+// pickIdleRx picks a receiver with no Recv in flight (a receiver is used by
+// one goroutine at a time).
+func (m *bcMachine) pickIdleRx(rt *rapid.T) (int, bool) {
+	idle := map[int]bool{}
+	for id := range m.rx {
+		if _, busy := m.recvs[id]; !busy {
+			idle[id] = true
+		}
+	}
+	return pick(rt, idle, "rx")
+}
+
+func (m *bcMachine) sendAction(rt *rapid.T) {
+	id := m.pickTx(rt)
+	v := m.nextVal
+	m.nextVal++
+	n, err := m.tx[id].Send(v)
+	want := "closed"
+	if m.txOpen[id] && m.openRx() > 0 {
+		want = fmt.Sprintf("n %d", m.send(v))
+	}
+	if got := map[bool]string{true: fmt.Sprintf("n %d", n), false: resultString(err)}[err == nil]; got != want {
+		rt.Fatalf("Send(%d) on tx %d: %s, want %s", v, id, got, want)
+	}
+	m.settle()
+}
+
+func (m *bcMachine) sendWaitAction(rt *rapid.T) {
+	id := m.pickTx(rt)
+	pre := drawPrecancelled(rt)
+	v := m.nextVal
+	m.nextVal++
+	tx := m.tx[id]
+	cid := m.call(pre, "SendWait", func(ctx context.Context) string {
+		n, err := tx.SendWait(ctx, v)
+		if err != nil {
+			return resultString(err)
+		}
+		return fmt.Sprintf("n %d", n)
+	})
+	switch {
+	case pre:
+		m.want[cid] = "canceled"
+	case !m.txOpen[id] || m.openRx() == 0:
+		m.want[cid] = "closed"
+	case len(m.queue) == 0 && m.slotFree():
+		m.want[cid] = fmt.Sprintf("n %d", m.send(v))
+	default:
+		m.queue = append(m.queue, bcModelSendWait{id: cid, tx: id, v: v})
+	}
+	m.settle()
+}
+
+func (m *bcMachine) recvAction(rt *rapid.T) {
+	rid, ok := m.pickIdleRx(rt)
+	if !ok {
+		return
+	}
+	pre := drawPrecancelled(rt)
+	rx := m.rx[rid]
+	delete(m.arms, rid)
+	cid := m.call(pre, "Recv", func(ctx context.Context) string { return recvString(rx.Recv(ctx)) })
+	r := m.rxm[rid]
+	switch {
+	case pre:
+		m.want[cid] = "canceled"
+	case m.has(r):
+		m.want[cid] = m.tryRecv(r)
+	default:
+		m.recvs[rid] = cid
+	}
+	m.settle()
+}
+
+func (m *bcMachine) tryRecvAction(rt *rapid.T) {
+	rid, ok := m.pickIdleRx(rt)
+	if !ok {
+		return
+	}
+	delete(m.arms, rid)
+	v, err := m.rx[rid].TryRecv()
+	got := recvString(v, err)
+	if err == gate.ErrEmpty {
+		got = "empty"
+	}
+	if want := m.tryRecv(m.rxm[rid]); got != want {
+		rt.Fatalf("TryRecv on rx %d: %s, want %s", rid, got, want)
+	}
+	m.settle()
+}
+
+func (m *bcMachine) newRx(r *gate.BroadcastReceiver[int], open bool) {
+	id := m.nextID
+	m.nextID++
+	m.rx[id] = r
+	m.rxm[id] = &bcModelRx{next: m.tail(), sub: m.tail(), open: open}
+}
+
+func (m *bcMachine) subscribe(rt *rapid.T) {
+	id := m.pickTx(rt)
+	m.newRx(m.tx[id].Subscribe(), m.txOpen[id])
+}
+
+func (m *bcMachine) resubscribe(rt *rapid.T) {
+	rid, ok := m.pickIdleRx(rt)
+	if !ok {
+		return
+	}
+	m.newRx(m.rx[rid].Resubscribe(), m.rxm[rid].open)
+}
+
+func (m *bcMachine) closeRx(rt *rapid.T) {
+	rid, ok := m.pickIdleRx(rt)
+	if !ok {
+		return
+	}
+	m.rx[rid].Close()
+	m.rxm[rid].open = false
+	delete(m.arms, rid)
+	m.settle()
+}
+
+func (m *bcMachine) closeTx(rt *rapid.T) {
+	id := m.pickTx(rt)
+	m.tx[id].Close()
+	if !m.txOpen[id] {
+		return
+	}
+	m.txOpen[id] = false
+	var q []bcModelSendWait
+	for _, w := range m.queue {
+		if w.tx == id {
+			m.want[w.id] = "closed"
+		} else {
+			q = append(q, w)
+		}
+	}
+	m.queue = q
+	m.closed = true
+	for _, open := range m.txOpen {
+		if open {
+			m.closed = false
+		}
+	}
+	m.settle()
+}
+
+func (m *bcMachine) clone(rt *rapid.T) {
+	id := m.pickTx(rt)
+	nid := m.nextID
+	m.nextID++
+	m.tx[nid], m.txOpen[nid] = m.tx[id].Clone(), m.txOpen[id]
+}
+
+func (m *bcMachine) waitClosed(rt *rapid.T) {
+	id := m.pickTx(rt)
+	pre := drawPrecancelled(rt)
+	tx := m.tx[id]
+	cid := m.call(pre, "WaitClosed", func(ctx context.Context) string {
+		if err := tx.WaitClosed(ctx); err != nil {
+			return resultString(err)
+		}
+		return "ok"
+	})
+	switch {
+	case pre:
+		m.want[cid] = "canceled"
+	case !m.txOpen[id]:
+		m.want[cid] = "closed"
+	case m.openRx() == 0:
+		m.want[cid] = "ok"
+	default:
+		m.closeWaits[cid] = true
+	}
+}
+
+// cancel ends the ctx of a call in flight; one still waiting returns
+// ctx.Err() with no effect.
+func (m *bcMachine) cancel(rt *rapid.T) {
+	pending := map[int]bool{}
+	for id := range m.calls {
+		if _, done := m.want[id]; !done {
+			pending[id] = true
+		}
+	}
+	id, ok := pick(rt, pending, "call")
+	if !ok {
+		return
+	}
+	m.cancels[id]()
+	m.want[id] = "canceled"
+	for i, w := range m.queue {
+		if w.id == id {
+			m.queue = slices.Delete(m.queue, i, i+1)
+		}
+	}
+	for rid, cid := range m.recvs {
+		if cid == id {
+			delete(m.recvs, rid)
+		}
+	}
+	delete(m.closeWaits, id)
+	m.settle()
+}
+
+func (m *bcMachine) ready(rt *rapid.T) {
+	rid, ok := m.pickIdleRx(rt)
+	if !ok {
+		return
+	}
+	m.arms[rid] = m.rx[rid].Ready()
+}
+
+func (m *bcMachine) check(rt *rapid.T) {
+	synctest.Wait()
+	for id, a := range m.calls {
+		want, done := m.want[id]
+		select {
+		case r := <-a.ch:
+			if !done {
+				rt.Fatalf("%s (call %d) returned %s, want it still waiting", a.what, id, r.v)
+			}
+			if r.v != want {
+				rt.Fatalf("%s (call %d) returned %s, want %s", a.what, id, r.v, want)
+			}
+			delete(m.calls, id)
+			m.cancels[id]()
+			delete(m.cancels, id)
+		default:
+			if done {
+				rt.Fatalf("%s (call %d) still waiting, want %s", a.what, id, want)
+			}
+		}
+	}
+	tx := m.tx[0]
+	if got, want := tx.ReceiverCount(), m.openRx(); got != want {
+		rt.Fatalf("ReceiverCount = %d, want %d", got, want)
+	}
+	if got, want := gate.BroadcastSendWaiters(tx), len(m.queue); got != want {
+		rt.Fatalf("%d SendWait queued, want %d", got, want)
+	}
+	wantLen := 0
+	for p := max(0, m.tail()-m.capacity); p < m.tail(); p++ {
+		if m.owed(p) {
+			wantLen++
+		}
+	}
+	if got := tx.Len(); got != wantLen {
+		rt.Fatalf("Sender.Len = %d, want %d", got, wantLen)
+	}
+	for rid, r := range m.rxm {
+		if _, busy := m.recvs[rid]; busy {
+			continue
+		}
+		rx := m.rx[rid]
+		wantLen, wantClosed := 0, true
+		if r.open {
+			wantLen, wantClosed = m.tail()-r.next, m.closed
+		}
+		if got := rx.Len(); got != wantLen {
+			rt.Fatalf("rx %d: Len = %d, want %d", rid, got, wantLen)
+		}
+		if got := rx.IsClosed(); got != wantClosed {
+			rt.Fatalf("rx %d: IsClosed = %v, want %v", rid, got, wantClosed)
+		}
+	}
+	for rid, ch := range m.arms {
+		if want := m.has(m.rxm[rid]); isReady(ch) != want {
+			rt.Fatalf("rx %d: Ready receivable = %v, want %v", rid, !want, want)
+		} else if want {
+			delete(m.arms, rid) // received from it: re-arm before the next look
+		}
+	}
+}
+
+func broadcastModel(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		m := newBCMachine(rt)
+		rt.Cleanup(m.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":            m.check,
+			"send":        m.sendAction,
+			"sendWait":    m.sendWaitAction,
+			"recv":        m.recvAction,
+			"tryRecv":     m.tryRecvAction,
+			"subscribe":   m.subscribe,
+			"resubscribe": m.resubscribe,
+			"closeRx":     m.closeRx,
+			"closeTx":     m.closeTx,
+			"clone":       m.clone,
+			"waitClosed":  m.waitClosed,
+			"cancel":      m.cancel,
+			"ready":       m.ready,
+		})
+	})
+}
+
+func TestBroadcastModel(t *testing.T) { rapid.Check(t, broadcastModel) }
+
+func FuzzBroadcastModel(f *testing.F) { f.Fuzz(rapid.MakeFuzz(broadcastModel)) }
