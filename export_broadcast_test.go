@@ -23,3 +23,7 @@ func BroadcastRecvWaiters[T any](s *BroadcastSender[T]) int { return s.c.count(&
 
 // BroadcastCloseWaiters returns how many WaitClosed calls wait on s's channel.
 func BroadcastCloseWaiters[T any](s *BroadcastSender[T]) int { return s.c.count(&s.c.closeQ) }
+
+// BroadcastPosition returns the position of r's next value: the number of
+// values sent on the channel before it. Call it from r's goroutine.
+func BroadcastPosition[T any](r *BroadcastReceiver[T]) uint64 { return r.next }
