@@ -670,6 +670,7 @@ func TestRWMutexStressNoBarging(t *testing.T) {
 // variant nobody ever lags: backpressure must hold with receivers joining
 // and leaving, and those that stay see every value.
 func TestBroadcastStress(t *testing.T) {
+	const broadcastSeqBase = 1 << 24 // value = sender*broadcastSeqBase + seq; fits a 32-bit int
 	for _, variant := range []string{"sendwait", "mixed"} {
 		t.Run(variant, func(t *testing.T) {
 			watchdog(t)
@@ -696,7 +697,7 @@ func TestBroadcastStress(t *testing.T) {
 				le, isLag := err.(*gate.LaggedError)
 				switch {
 				case err == nil:
-					s, seq := v>>32, v&(1<<32-1)
+					s, seq := v/broadcastSeqBase, v%broadcastSeqBase
 					if seq <= f.last[s] || variant == "sendwait" && f.last[s] >= 0 && seq != f.last[s]+1 {
 						t.Errorf("%s: sender %d's value %d after %d", what, s, seq, f.last[s])
 					}
@@ -725,7 +726,7 @@ func TestBroadcastStress(t *testing.T) {
 				sendersDone.Go(func() {
 					r := rand.New(rand.NewPCG(uint64(s), 1))
 					for seq := 0; seq < perSender; {
-						v := s<<32 | seq
+						v := s*broadcastSeqBase + seq
 						var err error
 						if variant == "mixed" && r.IntN(2) == 0 {
 							_, err = stx.Send(v)
