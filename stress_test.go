@@ -821,8 +821,8 @@ func TestBroadcastStress(t *testing.T) {
 				})
 			}
 			sendersDone.Wait()
-			st.stop()
 			waitLive(t, &wg, func() string { return fmt.Sprintf("sent %d", sent.Load()) })
+			st.stop() // after the churners, which take contexts from it to the end
 			if n := tx.ReceiverCount(); n != 0 {
 				t.Errorf("%d receivers left", n)
 			}
