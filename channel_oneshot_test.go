@@ -31,16 +31,6 @@ import (
 // with the shared async helpers: start the call, synctest.Wait(), then
 // pending or returned.
 
-// readyNow reports whether ch is receivable now (it receives from it if so).
-func readyNow(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // goRecv starts rx.Recv(ctx) in a goroutine.
 func goRecv(ctx context.Context, rx *gate.OneshotReceiver[int]) *async[int] {
 	return goCall("Recv", func() (int, error) { return rx.Recv(ctx) })
@@ -306,12 +296,12 @@ func TestOneshotReceiverChangesGoroutine(t *testing.T) {
 		tx, rx = gate.Oneshot[int]()
 		_ = rx.Ready() // an earlier arm, never used
 		ready := rx.Ready()
-		if readyNow(ready) {
+		if isReady(ready) {
 			t.Fatalf("Ready receivable before anything was sent")
 		}
 		go func() { _ = tx.Send(2) }()
 		synctest.Wait()
-		if !readyNow(ready) {
+		if !isReady(ready) {
 			t.Fatalf("the latest Ready is not receivable after Send")
 		}
 		tryRecvIs(t, rx, 2, nil)
@@ -602,18 +592,18 @@ func TestOneshotReady(t *testing.T) {
 		} {
 			tx, rx := gate.Oneshot[int]()
 			ready := rx.Ready()
-			if readyNow(ready) {
+			if isReady(ready) {
 				t.Fatalf("%s: Ready receivable before anything happened", tc.name)
 			}
 			tryRecvIs(t, rx, 0, gate.ErrEmpty)
 			// The earlier ErrEmpty does not disarm it.
 			go tc.act(tx, rx)
 			synctest.Wait()
-			if !readyNow(ready) {
+			if !isReady(ready) {
 				t.Fatalf("%s: Ready not receivable after it", tc.name)
 			}
 			tryRecvIs(t, rx, tc.want, tc.wantErr)
-			if !readyNow(rx.Ready()) {
+			if !isReady(rx.Ready()) {
 				t.Fatalf("%s: Ready after the end not receivable", tc.name)
 			}
 		}
@@ -723,7 +713,7 @@ var packageOneshotTx, packageOneshotRx = gate.Oneshot[int]()
 
 func TestOneshotAcrossBubbles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		if readyNow(packageOneshotRx.Ready()) { // armed here, then abandoned
+		if isReady(packageOneshotRx.Ready()) { // armed here, then abandoned
 			t.Fatalf("Ready receivable before Send")
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -749,12 +739,10 @@ func TestOneshotAcrossBubbles(t *testing.T) {
 // tokio's loom scenarios (src/sync/tests/loom_oneshot.rs and the list in
 // reference §3.15), as rounds of real goroutines under the race detector.
 
-func loomRounds() int { return stormScale(2000) }
-
 // smoke: a Send from another goroutine reaches a blocked Recv.
 func TestOneshotLoomSmoke(t *testing.T) {
 	watchdog(t)
-	for range loomRounds() {
+	for range loomRounds(2000) {
 		tx, rx := gate.Oneshot[int]()
 		go func() {
 			if err := tx.Send(1); err != nil {
@@ -772,7 +760,7 @@ func TestOneshotLoomSmoke(t *testing.T) {
 // and gets the value.
 func TestOneshotLoomChangingRxGoroutine(t *testing.T) {
 	watchdog(t)
-	for i := range loomRounds() {
+	for i := range loomRounds(2000) {
 		tx, rx := gate.Oneshot[int]()
 		go func() { _ = tx.Send(1) }()
 		type res struct {
@@ -820,7 +808,7 @@ func TestOneshotLoomChangingRxGoroutine(t *testing.T) {
 // changing_tx_task: the same for WaitClosed while the receiver closes.
 func TestOneshotLoomChangingTxGoroutine(t *testing.T) {
 	watchdog(t)
-	for i := range loomRounds() {
+	for i := range loomRounds(2000) {
 		tx, rx := gate.Oneshot[int]()
 		go rx.Close()
 		first := make(chan error)
@@ -854,7 +842,7 @@ func TestOneshotLoomChangingTxGoroutine(t *testing.T) {
 // closes and tries to receive: always ErrClosed, never a value.
 func TestOneshotLoomTryRecvClose(t *testing.T) {
 	watchdog(t)
-	for range loomRounds() {
+	for range loomRounds(2000) {
 		tx, rx := gate.Oneshot[int]()
 		done := make(chan struct{})
 		go func() { tx.Close(); close(done) }()
@@ -871,7 +859,7 @@ func TestOneshotLoomTryRecvClose(t *testing.T) {
 func TestOneshotLoomSendVersusClose(t *testing.T) {
 	watchdog(t)
 	var delivered, refused int
-	for i := range loomRounds() {
+	for i := range loomRounds(2000) {
 		tx, rx := gate.Oneshot[int]()
 		sent := make(chan error)
 		go func() { sent <- tx.Send(i) }()
@@ -1176,7 +1164,7 @@ func (om *oneshotMachine) check(rt *rapid.T) {
 		IsClosed: om.tx.IsClosed(),
 		HasValue: gate.OneshotHasValue(om.rx),
 		Armed:    gate.OneshotRecvArmed(om.rx),
-		Ready:    om.m.readyValid && readyNow(om.readyCh),
+		Ready:    om.m.readyValid && isReady(om.readyCh),
 	}
 	if diff := cmp.Diff(om.m.obs(), got); diff != "" {
 		rt.Fatalf("model (-) vs oneshot (+):\n%s", diff)

@@ -63,16 +63,6 @@ func pendingRT[T any](rt *rapid.T, a *async[T]) {
 	}
 }
 
-// isReady reports whether ch is receivable now, receiving from it if so.
-func isReady(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // ---------------------------------------------------------------------------
 // tokio tests/sync_watch.rs
 

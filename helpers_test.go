@@ -182,3 +182,23 @@ func watchdog(t testing.TB) {
 	})
 	t.Cleanup(func() { timer.Stop() })
 }
+
+// isReady reports whether ch is receivable now, receiving from it if so: a
+// Ready channel's "something is there" check after synctest.Wait.
+func isReady(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// loomRounds returns how many times to repeat a loom scenario on real
+// goroutines: full, or a tenth of it in -short mode.
+func loomRounds(full int) int {
+	if testing.Short() {
+		return max(full/10, 1)
+	}
+	return full
+}

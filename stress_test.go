@@ -1396,3 +1396,175 @@ func TestSetOnceStressSetRace(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastStress runs senders (Send and SendWait under a cancellation
+// storm) and receivers that join and leave all the time (Subscribe or
+// Resubscribe, then Recv with storm contexts, TryRecv or Ready, then Close),
+// beside receivers that stay from start to end. Each value carries its
+// sender and that sender's count of successful sends. Every receiver sees
+// each sender's values in increasing order; received + skipped (the lags'
+// counts) equals the positions it moved over; a receiver that stays to the end
+// accounts for every value sent after it subscribed. In the "sendwait"
+// variant nobody ever lags: backpressure must hold with receivers joining
+// and leaving, and those that stay see every value.
+func TestBroadcastStress(t *testing.T) {
+	const broadcastSeqBase = 1 << 24 // value = sender*broadcastSeqBase + seq; fits a 32-bit int
+	for _, variant := range []string{"sendwait", "mixed"} {
+		t.Run(variant, func(t *testing.T) {
+			watchdog(t)
+			const senders, stayers, churners = 3, 2, 3
+			perSender := stormScale(3000)
+			st := newStorm(2)
+			tx, rx0 := gate.Broadcast[int](4)
+			var sent atomic.Int64
+
+			// check follows one receiver's values; it returns the count of
+			// values received plus skipped.
+			type follower struct {
+				last  [senders]int // last seq seen per sender, -1 if none
+				moved int          // received + skipped
+			}
+			newFollower := func() *follower {
+				f := &follower{}
+				for i := range f.last {
+					f.last[i] = -1
+				}
+				return f
+			}
+			see := func(f *follower, v int, err error, what string) {
+				le, isLag := err.(*gate.LaggedError)
+				switch {
+				case err == nil:
+					s, seq := v/broadcastSeqBase, v%broadcastSeqBase
+					if seq <= f.last[s] || variant == "sendwait" && f.last[s] >= 0 && seq != f.last[s]+1 {
+						t.Errorf("%s: sender %d's value %d after %d", what, s, seq, f.last[s])
+					}
+					f.last[s] = seq
+					f.moved++
+				case isLag:
+					if variant == "sendwait" {
+						t.Errorf("%s: lagged %d under SendWait only", what, le.Skipped)
+					}
+					f.moved += int(le.Skipped)
+				}
+			}
+
+			var wg sync.WaitGroup
+			txs := []*gate.BroadcastSender[int]{tx}
+			for len(txs) < senders {
+				txs = append(txs, tx.Clone())
+			}
+			// The stayers subscribe before anything is sent.
+			stayRx := []*gate.BroadcastReceiver[int]{rx0}
+			for len(stayRx) < stayers {
+				stayRx = append(stayRx, tx.Subscribe())
+			}
+			var sendersDone sync.WaitGroup
+			for s, stx := range txs {
+				sendersDone.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(s), 1))
+					for seq := 0; seq < perSender; {
+						v := s*broadcastSeqBase + seq
+						var err error
+						if variant == "mixed" && r.IntN(2) == 0 {
+							_, err = stx.Send(v)
+						} else {
+							ctx, cancel := st.ctx(r)
+							_, err = stx.SendWait(ctx, v)
+							checkStormErr(t, "SendWait", ctx, err)
+							cancel()
+						}
+						if err == nil {
+							seq++
+							sent.Add(1)
+						}
+					}
+					stx.Close()
+				})
+			}
+			for i, rx := range stayRx {
+				wg.Go(func() {
+					f := newFollower()
+					for {
+						v, err := rx.Recv(context.Background())
+						if err == gate.ErrClosed {
+							break
+						}
+						see(f, v, err, fmt.Sprintf("stayer %d", i))
+					}
+					if want := int(sent.Load()); f.moved != want {
+						t.Errorf("stayer %d: received + skipped = %d, want %d sent", i, f.moved, want)
+					}
+					rx.Close()
+				})
+			}
+			for c := range churners {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(c), 2))
+					var prev *gate.BroadcastReceiver[int]
+					for round := 0; ; round++ {
+						var rx *gate.BroadcastReceiver[int]
+						if prev != nil && r.IntN(2) == 0 {
+							rx = prev.Resubscribe()
+						} else {
+							rx = txs[r.IntN(senders)].Subscribe()
+						}
+						if prev != nil {
+							prev.Close()
+						}
+						start := gate.BroadcastPosition(rx)
+						f := newFollower()
+						what := fmt.Sprintf("churner %d round %d", c, round)
+						closed := false
+						for range r.IntN(40) {
+							var v int
+							var err error
+							switch r.IntN(3) {
+							case 0:
+								ctx, cancel := st.ctx(r)
+								v, err = rx.Recv(ctx)
+								if _, isLag := err.(*gate.LaggedError); !isLag {
+									checkStormErr(t, what+": Recv", ctx, err, gate.ErrClosed)
+								}
+								cancel()
+							case 1:
+								v, err = rx.TryRecv()
+							default:
+								select {
+								case <-rx.Ready():
+									v, err = rx.TryRecv()
+									if err == gate.ErrEmpty {
+										t.Errorf("%s: Ready was receivable, TryRecv empty", what)
+									}
+								default:
+									err = gate.ErrEmpty
+								}
+							}
+							if err == gate.ErrClosed {
+								closed = true
+								break
+							}
+							see(f, v, err, what)
+						}
+						if got := int(gate.BroadcastPosition(rx) - start); got != f.moved {
+							t.Errorf("%s: moved %d positions, received + skipped %d", what, got, f.moved)
+						}
+						prev = rx
+						if closed || rx.IsClosed() {
+							rx.Close()
+							return
+						}
+						hold(r)
+					}
+				})
+			}
+			sendersDone.Wait()
+			waitLive(t, &wg, func() string { return fmt.Sprintf("sent %d", sent.Load()) })
+			st.stop() // after the churners, which take contexts from it to the end
+			if n := tx.ReceiverCount(); n != 0 {
+				t.Errorf("%d receivers left", n)
+			}
+			goleak.VerifyNone(t)
+		})
+	}
+}
