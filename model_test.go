@@ -15,11 +15,12 @@ package gate_test
 //
 // The model is the contract of API.md and the batch semaphore of DESIGN.md:
 //
-//   - an acquire that fits and finds nobody queued takes its permits at once,
-//     whatever the state of its ctx; n == 0 succeeds at once unless closed;
-//   - otherwise (ctx already done: ctx.Err(), no effect) it joins the FIFO
-//     queue and takes every available permit as a partial grant, so the
-//     available count stays 0 while anyone is queued;
+//   - an acquire whose ctx is already done returns ctx.Err() and has no
+//     effect, even if it could complete at once; then ErrClosed;
+//   - an acquire that fits and finds nobody queued takes its permits at once;
+//     n == 0 succeeds at once;
+//   - otherwise it joins the FIFO queue and takes every available permit as
+//     a partial grant, so the available count stays 0 while anyone is queued;
 //   - released or added permits go to the head first; the head is woken only
 //     when its request is fully met, then the next one gets the rest; what
 //     nobody queued can take becomes available;
@@ -35,7 +36,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -90,21 +90,6 @@ func drawCount(rt *rapid.T, label string, max int) int {
 // context (rarely; it only matters when the call would have to wait).
 func drawPrecancelled(rt *rapid.T) bool {
 	return rapid.IntRange(0, 7).Draw(rt, "precancelled") == 7
-}
-
-// expectPanic calls f and fails unless it panics with a message starting with
-// "gate: ".
-func expectPanic(rt *rapid.T, what string, f func()) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			rt.Fatalf("%s did not panic", what)
-		}
-		if s := fmt.Sprint(r); !strings.HasPrefix(s, "gate: ") {
-			rt.Fatalf("%s panicked with %q, want a message starting with \"gate: \"", what, s)
-		}
-	}()
-	f()
 }
 
 // ---------------------------------------------------------------------------
@@ -1052,9 +1037,9 @@ func (rm *rwMachine) misuse(rt *rapid.T) {
 	if len(rm.m.held) != 0 {
 		return // a lock is held: an unlock would be legal
 	}
-	expectPanic(rt, "RUnlock of an unlocked RWMutex", rm.rw.RUnlock)
-	expectPanic(rt, "Unlock of an unlocked RWMutex", rm.rw.Unlock)
-	expectPanic(rt, "Downgrade of an unlocked RWMutex", rm.rw.Downgrade)
+	mustPanic(rt, "RUnlock of an unlocked RWMutex", rm.rw.RUnlock)
+	mustPanic(rt, "Unlock of an unlocked RWMutex", rm.rw.Unlock)
+	mustPanic(rt, "Downgrade of an unlocked RWMutex", rm.rw.Downgrade)
 }
 
 func (rm *rwMachine) cancel(rt *rapid.T) {
