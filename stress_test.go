@@ -606,6 +606,177 @@ func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try fu
 	}
 }
 
+// noBargingBlocking is noBarging for the blocking calls (Acquire, AcquireN,
+// Lock, RLock), whose fast path must refuse too while anyone is queued, and
+// whose slow path must queue behind, never ahead. The waiting goroutine takes
+// the whole primitive again and again, as in noBarging; the others call
+// acquire, which waits with a ctx from a storm, and may queue themselves.
+// Seeing someone queued no longer means the waiter is queued, so they count:
+// a newcomer reads exited, then waiters(), then entered. Each newcomer inside
+// acquire when waiters() ran had entered by then and had not exited before
+// the first read, so at most entered - exited of them were queued: if
+// waiters() is larger, the waiter was queued then, before the newcomer's own
+// call began. That call may then return success only after the waiter was
+// served: epoch has moved. It catches a release that leaves permits where a
+// newcomer's fast path takes them, a newcomer queued ahead of the waiter, and
+// a hand-out that skips the head waiter for a smaller request behind it.
+//
+// acquire returns the release of what it took, or the call's error.
+func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func()), acquire func(ctx context.Context, r *rand.Rand) (release func(), err error), waiters func() int) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	var epoch, entered, exited atomic.Int64
+	var done atomic.Bool
+	var served, checked, barged atomic.Int64 // epochs, successes that followed a queued waiter, wrong ones
+	st := newStorm(1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer done.Store(true)
+		r := rand.New(rand.NewPCG(seed, 0))
+		for range rounds {
+			release := waitAll()
+			epoch.Add(1)
+			served.Add(1)
+			hold(r)
+			release()
+			hold(r)
+		}
+	})
+	for g := range 3 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
+			for !done.Load() {
+				e := epoch.Load()
+				x := exited.Load()
+				q := int64(waiters())
+				waiterQueued := q > entered.Load()-x
+				ctx, cancel := st.ctx(r)
+				entered.Add(1)
+				release, err := acquire(ctx, r)
+				exited.Add(1)
+				checkStormErr(t, "blocking acquire", ctx, err)
+				cancel()
+				if err != nil {
+					continue
+				}
+				if waiterQueued {
+					checked.Add(1)
+					if epoch.Load() == e {
+						barged.Add(1)
+					}
+				}
+				hold(r)
+				release()
+			}
+		})
+	}
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("epoch=%d waiters=%d entered=%d exited=%d", epoch.Load(), waiters(), entered.Load(), exited.Load())
+	})
+	st.stop()
+	t.Logf("%d epochs; %d successful calls began behind the queued waiter", served.Load(), checked.Load())
+	if b := barged.Load(); b != 0 {
+		t.Errorf("%d blocking calls that began while the waiter was queued returned before it was served", b)
+	}
+	if checked.Load() == 0 {
+		t.Errorf("no call began behind the queued waiter: the test checked nothing")
+	}
+}
+
+// TestSemaphoreStressNoBargingBlocking: while AcquireN(all permits) is
+// queued, an Acquire or AcquireN that starts later returns only after it.
+func TestSemaphoreStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	const permits = 4
+	s := gate.NewSemaphore(permits)
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			p, err := s.AcquireN(context.Background(), permits)
+			if err != nil {
+				t.Errorf("AcquireN: %v", err)
+			}
+			return p.Release
+		},
+		func(ctx context.Context, r *rand.Rand) (func(), error) {
+			var p gate.Permit
+			var err error
+			if r.IntN(2) == 0 {
+				p, err = s.Acquire(ctx)
+			} else {
+				p, err = s.AcquireN(ctx, 1+r.IntN(2))
+			}
+			return p.Release, err
+		},
+		func() int { return gate.SemaphoreWaiters(s) })
+	if got := s.Available(); got != permits {
+		t.Errorf("Available() = %d at the end, want %d", got, permits)
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestMutexStressNoBargingBlocking: while a Lock is queued, a Lock that
+// starts later returns only after it has held the mutex.
+func TestMutexStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	var m gate.Mutex[int]
+	lock := func(ctx context.Context, _ *rand.Rand) (func(), error) {
+		p, err := m.Lock(ctx)
+		if err == nil {
+			*p++
+		}
+		return m.Unlock, err
+	}
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			unlock, err := lock(context.Background(), nil)
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			return unlock
+		},
+		lock,
+		func() int { return gate.MutexWaiters(&m) })
+	if gate.MutexLocked(&m) {
+		t.Errorf("mutex locked at the end")
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestRWMutexStressNoBargingBlocking: while a writer is queued, an RLock or
+// Lock that starts later returns only after that writer has held the lock.
+func TestRWMutexStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	rw := gate.NewRWMutexMaxReaders(0, 3)
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			p, err := rw.Lock(context.Background())
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			*p++
+			return rw.Unlock
+		},
+		func(ctx context.Context, r *rand.Rand) (func(), error) {
+			if r.IntN(4) == 0 {
+				p, err := rw.Lock(ctx)
+				if err == nil {
+					*p++
+				}
+				return rw.Unlock, err
+			}
+			p, err := rw.RLock(ctx)
+			if err == nil {
+				_ = *p
+			}
+			return rw.RUnlock, err
+		},
+		func() int { return gate.RWMutexWaiters(rw) })
+	if a := gate.RWMutexAvailable(rw); a != 3 {
+		t.Errorf("%d read permits free at the end, want 3", a)
+	}
+	goleak.VerifyNone(t)
+}
+
 // TestSemaphoreStressNoBarging: while AcquireN(all permits) is queued,
 // TryAcquireN never succeeds until that waiter has been served.
 func TestSemaphoreStressNoBarging(t *testing.T) {
