@@ -15,9 +15,11 @@ package gate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -321,6 +323,66 @@ func TestSemaphoreStress(t *testing.T) {
 	}
 	wantTryErr(t, s, 1, gate.ErrNoPermits)
 }
+
+// TestSemaphoreAddPermitsOverflowRace races AddPermits(2), which would push
+// the count past MaxPermits, with an AcquireN(MaxPermits) on a semaphore of
+// MaxPermits-1: the acquire is on its way into the queue, taking the
+// MaxPermits-1 as a partial grant, while the add runs. Whichever comes first,
+// the add must panic with "gate: " and change nothing: the waiter stays
+// queued with its partial grant (it can never be served), and once its ctx is
+// cancelled exactly MaxPermits-1 permits are available again. A release that
+// published the wrapped count before checking it would hand the waiter a
+// negative grant and leave the semaphore at -2^61 for good.
+func TestSemaphoreAddPermitsOverflowRace(t *testing.T) {
+	watchdog(t)
+	iters := stormScale(2000)
+	for i := range iters {
+		s := gate.NewSemaphore(gate.MaxPermits - 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		start := make(chan struct{})
+		w := goAcquire(ctx, s, gate.MaxPermits)
+		add := goErr("AddPermits(2)", func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if msg := fmt.Sprint(r); strings.HasPrefix(msg, "gate: ") {
+						err = errAddPanicked
+					} else {
+						err = fmt.Errorf("panicked with %q", msg)
+					}
+				}
+			}()
+			<-start
+			if i%2 == 0 {
+				runtime.Gosched() // let the acquire get ahead, sometimes
+			}
+			s.AddPermits(2)
+			return nil
+		})
+		close(start)
+		if _, err := add.wait(t); err != errAddPanicked {
+			t.Fatalf("iteration %d: AddPermits(2) past MaxPermits: %v, want a panic starting with \"gate: \"", i, err)
+		}
+		for gate.SemaphoreWaiters(s) == 0 {
+			runtime.Gosched() // the acquire must queue: it can never be met
+		}
+		if g := gate.SemaphoreHeadGrant(s); g != gate.MaxPermits-1 {
+			t.Fatalf("iteration %d: the queued AcquireN holds %d permits, want MaxPermits-1", i, g)
+		}
+		cancel()
+		if _, err := w.wait(t); err != context.Canceled {
+			t.Fatalf("iteration %d: AcquireN(MaxPermits) = %v, want context.Canceled", i, err)
+		}
+		if got := s.Available(); got != gate.MaxPermits-1 {
+			t.Fatalf("iteration %d: Available() = %d after the race, want MaxPermits-1 = %d", i, got, gate.MaxPermits-1)
+		}
+		wantWaiters(t, s, 0)
+	}
+}
+
+// errAddPanicked is what the AddPermits goroutine of
+// TestSemaphoreAddPermitsOverflowRace returns when AddPermits panicked as it
+// must.
+var errAddPanicked = errors.New("AddPermits panicked")
 
 // TestMutexStressCancelStorm runs many goroutines that Lock (under a
 // cancellation storm) or TryLock one Mutex[int] and increment the value it
