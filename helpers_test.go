@@ -117,10 +117,18 @@ func doneCtx(parent context.Context) context.Context {
 	return ctx
 }
 
+// A fataler is what mustPanic needs of a test: a *testing.T, *testing.B,
+// *testing.F or a *rapid.T (which is not a testing.TB).
+type fataler interface {
+	Fatalf(format string, args ...any)
+}
+
 // mustPanic fails the test unless f panics with a message that starts with
 // "gate: ". It returns the message.
-func mustPanic(t testing.TB, what string, f func()) string {
-	t.Helper()
+func mustPanic(t fataler, what string, f func()) string {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	msg, panicked := func() (msg string, panicked bool) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -140,11 +148,15 @@ func mustPanic(t testing.TB, what string, f func()) string {
 }
 
 // randomCtx returns a context for one call of a stress or linearizability
-// test, drawn from r: most never end, some are already done, some end after
-// a short deadline and some are cancelled by a goroutine after a random
-// delay. The cancel function must be called.
+// test, drawn from r: most never end (some of them are parent itself, so that
+// with parent context.Background() the cheap wait for a ctx without a Done
+// channel runs too), some are already done, some end after a short deadline
+// (which may have passed already) and some are cancelled by a goroutine after
+// a random delay. The cancel function must be called.
 func randomCtx(r *rand.Rand, parent context.Context) (context.Context, context.CancelFunc) {
 	switch r.IntN(10) {
+	case 4:
+		return parent, func() {}
 	case 0:
 		ctx, cancel := context.WithCancel(parent)
 		cancel()

@@ -162,26 +162,6 @@ func dumpHistory(t *testing.T, model porcupine.Model, info porcupine.Linearizati
 	}
 }
 
-// linCtx returns a context for one blocking call: no deadline, an already
-// expired one, a tiny timeout, or one that another goroutine cancels after a
-// tiny delay. The caller must call cancel once the call has returned.
-func linCtx(r *rand.Rand) (context.Context, context.CancelFunc) {
-	switch r.IntN(5) {
-	case 0:
-		return context.WithCancel(context.Background())
-	case 1:
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		return ctx, cancel
-	case 2, 3:
-		return context.WithTimeout(context.Background(), time.Duration(r.IntN(100))*time.Microsecond)
-	default:
-		ctx, cancel := context.WithCancel(context.Background())
-		stop := time.AfterFunc(time.Duration(r.IntN(100))*time.Microsecond, cancel)
-		return ctx, func() { stop.Stop(); cancel() }
-	}
-}
-
 // Mutex model.
 
 type mutexLinOp int
@@ -279,6 +259,7 @@ var mutexLinModel = porcupine.Model{
 // (every write is unique), TryLock fails only while the lock is held or in
 // transit, and a Lock fails with ctx.Err() only if it had to wait.
 func TestMutexLinearizable(t *testing.T) {
+	watchdog(t)
 	clients, iters, rounds := 6, 40, 60
 	if testing.Short() {
 		rounds = 4
@@ -308,7 +289,7 @@ func TestMutexLinearizable(t *testing.T) {
 							continue
 						}
 					} else {
-						ctx, cancel := linCtx(r)
+						ctx, cancel := randomCtx(r, context.Background())
 						call := rec.now()
 						var err error
 						p, err = m.Lock(ctx)
@@ -490,6 +471,7 @@ func semLinModel(permits int) porcupine.Model {
 // blocking AcquireN under random ctx cancellation, and the same with a Close
 // in the middle.
 func TestSemaphoreLinearizable(t *testing.T) {
+	watchdog(t)
 	for _, tc := range []struct {
 		name        string
 		blocking    bool
@@ -551,7 +533,7 @@ func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 						}
 						rec.add(c, semLinIn{op: semLinTry, n: n}, res, call, ret)
 					} else {
-						ctx, cancel := linCtx(r)
+						ctx, cancel := randomCtx(r, context.Background())
 						call := rec.begin(c, semLinIn{op: semLinBegin, n: n})
 						p, err = s.AcquireN(ctx, n)
 						ret := rec.now()

@@ -6,8 +6,8 @@ package gate_test
 //
 // Every "still blocked" / "woke up" assertion runs inside a testing/synctest
 // bubble: start the goroutine, synctest.Wait(), and it is either finished or
-// durably parked, so the result channel (with a select default) and the
-// MutexWaiters / RWMutexWaiters hooks can be checked exactly. Waiting calls use
+// durably parked, so the async checks of helpers_test.go (pending, ok,
+// failed) and the MutexWaiters / RWMutexWaiters hooks are exact. Waiting calls use
 // t.Context() (or a context derived from it), so that a failing test never
 // leaves a goroutine parked: the bubble cancels t.Context() when the test ends.
 //
@@ -21,12 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"runtime"
 	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -35,100 +30,20 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Helpers (names start with lock* so they do not collide with the helpers of
-// the other test files of package gate_test).
+// Helpers for the lock families, on top of helpers_test.go.
 
-// lockStressWatchdog bounds the stress tests, which take milliseconds: past it
-// every wait gives up and the test reports a lost lock instead of hanging.
-const lockStressWatchdog = 15 * time.Second
-
-// lockResult is what a Lock or RLock started by lockAsync returned.
-type lockResult[T any] struct {
-	p   *T
-	err error
-}
-
-// lockAsync calls lock(ctx) in a new goroutine and returns a channel that
-// receives its result. The goroutine never unlocks: the test does it on the
-// holder's behalf (a lock is not tied to a goroutine).
-func lockAsync[T any](ctx context.Context, lock func(context.Context) (*T, error)) <-chan lockResult[T] {
-	ch := make(chan lockResult[T], 1)
-	go func() {
+// goLock calls lock(ctx) in a new goroutine (see async). The goroutine never
+// unlocks: the test does it on the holder's behalf (a lock is not tied to a
+// goroutine). A call that returns a pointer with an error, or no pointer
+// without one, returns an error that no check accepts.
+func goLock[T any](what string, ctx context.Context, lock func(context.Context) (*T, error)) *async[*T] {
+	return goCall(what, func() (*T, error) {
 		p, err := lock(ctx)
-		ch <- lockResult[T]{p, err}
-	}()
-	return ch
-}
-
-// lockPending fails the test if the call behind ch has returned. Call it after
-// synctest.Wait.
-func lockPending[T any](t *testing.T, ch <-chan lockResult[T], what string) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("%s: returned (%p, %v), want still blocked", what, r.p, r.err)
-	default:
-	}
-}
-
-// lockAcquired returns the pointer the call behind ch got, and fails the test
-// if it is still blocked or failed. Call it after synctest.Wait.
-func lockAcquired[T any](t *testing.T, ch <-chan lockResult[T], what string) *T {
-	t.Helper()
-	select {
-	case r := <-ch:
-		if r.err != nil || r.p == nil {
-			t.Fatalf("%s: returned (%p, %v), want the lock", what, r.p, r.err)
+		if (p == nil) == (err == nil) {
+			return p, fmt.Errorf("returned (%p, %v): want a pointer or an error", p, err)
 		}
-		return r.p
-	default:
-		t.Fatalf("%s: still blocked, want it to hold the lock", what)
-	}
-	return nil
-}
-
-// lockFailed fails the test unless the call behind ch has returned (nil, want)
-// with want itself, unwrapped. Call it after synctest.Wait.
-func lockFailed[T any](t *testing.T, ch <-chan lockResult[T], want error, what string) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		if r.err != want || r.p != nil {
-			t.Fatalf("%s: returned (%p, %v), want (nil, %v)", what, r.p, r.err, want)
-		}
-	default:
-		t.Fatalf("%s: still blocked, want it to fail with %v", what, want)
-	}
-}
-
-// lockDoneCtx returns a context derived from parent that is already cancelled.
-// A Lock or RLock given it succeeds only if it can complete without waiting,
-// so it doubles as tokio's "ready on the first poll" assertion.
-func lockDoneCtx(parent context.Context) context.Context {
-	ctx, cancel := context.WithCancel(parent)
-	cancel()
-	return ctx
-}
-
-// lockMustPanic fails the test unless f panics with a message that starts
-// with "gate: ".
-func lockMustPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	msg, panicked := func() (msg string, panicked bool) {
-		defer func() {
-			if r := recover(); r != nil {
-				msg, panicked = fmt.Sprint(r), true
-			}
-		}()
-		f()
-		return "", false
-	}()
-	if !panicked {
-		t.Fatalf("%s: did not panic", what)
-	}
-	if !strings.HasPrefix(msg, "gate: ") {
-		t.Fatalf("%s: panicked with %q, want a message starting with \"gate: \"", what, msg)
-	}
+		return p, err
+	})
 }
 
 func lockWantWaiters[T any](t *testing.T, m *gate.Mutex[T], want int) {
@@ -164,48 +79,6 @@ func lockWantAvailable[T any](t *testing.T, rw *gate.RWMutex[T], want int) {
 // variants (lock_owned, try_lock_owned) map to the same Go calls, so each Go
 // test covers both files.
 
-// tokio: sync_mutex.rs straight_execution, sync_mutex_owned.rs straight_execution.
-func TestMutexStraightExecution(t *testing.T) {
-	m := gate.NewMutex(100)
-	ready := t.Context() // a Lock that had to wait would hang this goroutine: TryLock cross-checks
-	for _, step := range []struct{ want, set int }{{100, 99}, {99, 98}, {98, 98}} {
-		p, err := m.Lock(ready)
-		if err != nil {
-			t.Fatalf("Lock = %v, want the lock at once", err)
-		}
-		if *p != step.want {
-			t.Fatalf("*p = %d, want %d", *p, step.want)
-		}
-		*p = step.set
-		m.Unlock()
-	}
-}
-
-// tokio: sync_mutex.rs readiness, sync_mutex_owned.rs readiness.
-func TestMutexReadiness(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		m := gate.NewMutex(100)
-		p, err := m.Lock(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t2 := lockAsync(t.Context(), m.Lock)
-		synctest.Wait()
-		// We can't acquire the lock since it's held.
-		lockPending(t, t2, "second Lock while the first holds m")
-		lockWantWaiters(t, m, 1)
-		// But once it is unlocked, the waiter gets it.
-		m.Unlock()
-		synctest.Wait()
-		if p2 := lockAcquired(t, t2, "second Lock after Unlock"); p2 != p || *p2 != 100 {
-			t.Fatalf("second Lock got %p (%d), want %p (100)", p2, *p2, p)
-		}
-		lockWantWaiters(t, m, 0)
-		m.Unlock()
-		lockWantLocked(t, m, false)
-	})
-}
-
 // tokio: sync_mutex.rs aborted_future_1, sync_mutex_owned.rs aborted_future_1:
 // a task that holds the lock and is aborted by a 1 ms timeout releases it.
 func TestMutexAbortedFuture1(t *testing.T) {
@@ -230,37 +103,6 @@ func TestMutexAbortedFuture1(t *testing.T) {
 			}
 		}()
 		<-done
-		lockWantLocked(t, m, false)
-		// This succeeds within 1 ms: no lock is left on the mutex.
-		ctx2, cancel2 := context.WithTimeout(t.Context(), time.Millisecond)
-		defer cancel2()
-		if _, err := m.Lock(ctx2); err != nil {
-			t.Fatalf("Lock after the abort = %v: the mutex is still locked", err)
-		}
-		m.Unlock()
-	})
-}
-
-// tokio: sync_mutex.rs aborted_future_2, sync_mutex_owned.rs aborted_future_2:
-// a waiter aborted by a timeout does not keep the lock (nor a place in the queue).
-func TestMutexAbortedFuture2(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		m := gate.NewMutex(0)
-		if _, err := m.Lock(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
-		defer cancel()
-		w := lockAsync(ctx, m.Lock)
-		synctest.Wait()
-		lockPending(t, w, "Lock while m is held")
-		lockWantWaiters(t, m, 1)
-		r := <-w // the bubble clock advances to the 1 ms deadline
-		if r.err != context.DeadlineExceeded || r.p != nil {
-			t.Fatalf("aborted Lock = (%p, %v), want (nil, %v)", r.p, r.err, context.DeadlineExceeded)
-		}
-		lockWantWaiters(t, m, 0)
-		m.Unlock()
 		lockWantLocked(t, m, false)
 		// This succeeds within 1 ms: no lock is left on the mutex.
 		ctx2, cancel2 := context.WithTimeout(t.Context(), time.Millisecond)
@@ -338,7 +180,7 @@ func TestMutexNoBargingAfterUnlock(t *testing.T) {
 		if _, err := m.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		a := lockAsync(t.Context(), m.Lock)
+		a := goLock("a Lock", t.Context(), m.Lock)
 		synctest.Wait()
 		lockWantWaiters(t, m, 1)
 		m.Unlock()
@@ -346,18 +188,18 @@ func TestMutexNoBargingAfterUnlock(t *testing.T) {
 		if p, ok := m.TryLock(); ok || p != nil {
 			t.Fatalf("TryLock right after Unlock = (%p, %v): it took the lock from the queued waiter", p, ok)
 		}
-		if p, err := m.Lock(lockDoneCtx(t.Context())); err != context.Canceled || p != nil {
+		if p, err := m.Lock(doneCtx(t.Context())); err != context.Canceled || p != nil {
 			t.Fatalf("Lock(cancelled ctx) right after Unlock = (%p, %v), want (nil, context.Canceled): it must have had to wait", p, err)
 		}
-		b := lockAsync(t.Context(), m.Lock)
+		b := goLock("b Lock", t.Context(), m.Lock)
 		synctest.Wait()
-		pa := lockAcquired(t, a, "queued waiter after Unlock")
-		lockPending(t, b, "newcomer")
+		pa := a.ok(t)
+		b.pending(t) // newcomer
 		lockWantWaiters(t, m, 1)
 		*pa = 1
 		m.Unlock()
 		synctest.Wait()
-		if pb := lockAcquired(t, b, "newcomer after the waiter's Unlock"); *pb != 1 {
+		if pb := b.ok(t); *pb != 1 {
 			t.Fatalf("newcomer sees %d, want 1", *pb)
 		}
 		m.Unlock()
@@ -371,7 +213,7 @@ func TestMutexLockDoneCtxFailsEvenWhenFree(t *testing.T) {
 	m := gate.NewMutex(7)
 	expired, cancel := context.WithDeadline(t.Context(), time.Unix(0, 0))
 	defer cancel()
-	for _, ctx := range []context.Context{lockDoneCtx(t.Context()), expired} {
+	for _, ctx := range []context.Context{doneCtx(t.Context()), expired} {
 		p, err := m.Lock(ctx)
 		if err != ctx.Err() || p != nil {
 			t.Fatalf("uncontended Lock(done ctx) = (%p, %v), want (nil, %v)", p, err, ctx.Err())
@@ -387,7 +229,7 @@ func TestMutexLockDoneCtxWouldWait(t *testing.T) {
 	if _, ok := m.TryLock(); !ok {
 		t.Fatal("TryLock failed")
 	}
-	if p, err := m.Lock(lockDoneCtx(t.Context())); err != context.Canceled || p != nil {
+	if p, err := m.Lock(doneCtx(t.Context())); err != context.Canceled || p != nil {
 		t.Fatalf("Lock(cancelled ctx) on a held mutex = (%p, %v), want (nil, context.Canceled)", p, err)
 	}
 	expired, cancel := context.WithDeadline(t.Context(), time.Unix(0, 0))
@@ -410,29 +252,29 @@ func TestMutexLockCancelWhileWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancelCause(t.Context())
-		a := lockAsync(t.Context(), m.Lock)
+		a := goLock("a Lock", t.Context(), m.Lock)
 		synctest.Wait()
-		b := lockAsync(ctx, m.Lock)
+		b := goLock("b Lock", ctx, m.Lock)
 		synctest.Wait()
-		c := lockAsync(t.Context(), m.Lock)
+		c := goLock("c Lock", t.Context(), m.Lock)
 		synctest.Wait()
 		lockWantWaiters(t, m, 3)
 
 		cancel(errors.New("the cause is not what Lock returns"))
 		synctest.Wait()
-		lockFailed(t, b, context.Canceled, "cancelled waiter")
+		b.failed(t, context.Canceled)
 		lockWantWaiters(t, m, 2)
-		lockPending(t, a, "first waiter")
-		lockPending(t, c, "third waiter")
+		a.pending(t) // first waiter
+		c.pending(t) // third waiter
 
 		m.Unlock()
 		synctest.Wait()
-		lockAcquired(t, a, "first waiter after Unlock")
-		lockPending(t, c, "third waiter")
+		a.ok(t)
+		c.pending(t) // third waiter
 		lockWantWaiters(t, m, 1)
 		m.Unlock()
 		synctest.Wait()
-		lockAcquired(t, c, "third waiter after the first's Unlock")
+		c.ok(t)
 		lockWantWaiters(t, m, 0)
 		m.Unlock()
 		lockWantLocked(t, m, false)
@@ -442,11 +284,11 @@ func TestMutexLockCancelWhileWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx2, cancel2 := context.WithCancel(t.Context())
-		d := lockAsync(ctx2, m.Lock)
+		d := goLock("d Lock", ctx2, m.Lock)
 		synctest.Wait()
 		cancel2()
 		synctest.Wait()
-		lockFailed(t, d, context.Canceled, "only waiter, cancelled")
+		d.failed(t, context.Canceled)
 		lockWantWaiters(t, m, 0)
 		m.Unlock()
 		lockWantLocked(t, m, false)
@@ -459,6 +301,8 @@ func TestMutexLockCancelWhileWaiting(t *testing.T) {
 
 // A context deadline ends the wait after exactly its timeout on the bubble's
 // clock, with context.DeadlineExceeded and no effect.
+// tokio: sync_mutex.rs aborted_future_2, sync_mutex_owned.rs aborted_future_2
+// (a waiter aborted by a timeout keeps neither the lock nor a place in the queue).
 func TestMutexLockDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := gate.NewMutex(0)
@@ -467,25 +311,15 @@ func TestMutexLockDeadline(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 		defer cancel()
-		start := time.Now()
-		type timed struct {
-			lockResult[int]
-			at time.Time
-		}
-		ch := make(chan timed, 1)
-		go func() {
-			p, err := m.Lock(ctx)
-			ch <- timed{lockResult[int]{p, err}, time.Now()}
-		}()
+		w := goLock("Lock with a 1h deadline", ctx, m.Lock)
 		synctest.Wait()
 		lockWantWaiters(t, m, 1)
-		r := <-ch // the test goroutine blocks: the clock jumps to the deadline
-		if r.err != context.DeadlineExceeded || r.p != nil {
-			t.Fatalf("Lock = (%p, %v), want (nil, context.DeadlineExceeded)", r.p, r.err)
-		}
-		if d := r.at.Sub(start); d != time.Hour {
-			t.Fatalf("Lock gave up after %v, want exactly %v", d, time.Hour)
-		}
+		time.Sleep(time.Hour - time.Nanosecond)
+		synctest.Wait()
+		w.pending(t) // 1ns before its deadline
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		w.failed(t, context.DeadlineExceeded)
 		lockWantWaiters(t, m, 0)
 		lockWantLocked(t, m, true) // still the holder's
 		m.Unlock()
@@ -494,6 +328,8 @@ func TestMutexLockDeadline(t *testing.T) {
 }
 
 // The zero Mutex is unlocked, holds the zero T, and works like NewMutex.
+// tokio: sync_mutex.rs readiness, sync_mutex_owned.rs readiness (a held mutex
+// is not ready; once unlocked, the waiter gets it).
 func TestMutexZeroValue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var m gate.Mutex[string]
@@ -506,13 +342,13 @@ func TestMutexZeroValue(t *testing.T) {
 			t.Fatalf("zero Mutex holds %q, want \"\"", *p)
 		}
 		*p = "set"
-		w := lockAsync(t.Context(), m.Lock)
+		w := goLock("w Lock", t.Context(), m.Lock)
 		synctest.Wait()
-		lockPending(t, w, "Lock on a held zero Mutex")
+		w.pending(t) // Lock on a held zero Mutex
 		lockWantWaiters(t, &m, 1)
 		m.Unlock()
 		synctest.Wait()
-		if pw := lockAcquired(t, w, "waiter after Unlock"); pw != p || *pw != "set" {
+		if pw := w.ok(t); pw != p || *pw != "set" {
 			t.Fatalf("waiter got %p (%q), want %p (\"set\")", pw, *pw, p)
 		}
 		m.Unlock()
@@ -523,6 +359,7 @@ func TestMutexZeroValue(t *testing.T) {
 // Lock returns a pointer to the value the Mutex owns: NewMutex(v) holds a copy
 // of v, every holder gets the same pointer, and writes are seen by the next
 // holder.
+// tokio: sync_mutex.rs straight_execution, sync_mutex_owned.rs straight_execution.
 func TestMutexPointerToOwnedValue(t *testing.T) {
 	type record struct {
 		n int
@@ -556,14 +393,14 @@ func TestMutexPointerToOwnedValue(t *testing.T) {
 // Unlock of an unlocked Mutex panics with "gate: ..." and leaves it usable.
 func TestMutexUnlockOfUnlockedPanics(t *testing.T) {
 	var zero gate.Mutex[int]
-	lockMustPanic(t, "Unlock of a zero Mutex", zero.Unlock)
+	mustPanic(t, "Unlock of a zero Mutex", zero.Unlock)
 	m := gate.NewMutex(0)
-	lockMustPanic(t, "Unlock of a new Mutex", m.Unlock)
+	mustPanic(t, "Unlock of a new Mutex", m.Unlock)
 	if _, ok := m.TryLock(); !ok {
 		t.Fatal("TryLock failed")
 	}
 	m.Unlock()
-	lockMustPanic(t, "second Unlock", m.Unlock)
+	mustPanic(t, "second Unlock", m.Unlock)
 	// The panics changed nothing: m is unlocked, once.
 	if _, ok := m.TryLock(); !ok {
 		t.Fatal("TryLock after the recovered panics failed")
@@ -588,12 +425,12 @@ func TestMutexHandoffRaceWithCancel(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
-			a := lockAsync(ctx, m.Lock)
+			a := goLock("a Lock", ctx, m.Lock)
 			synctest.Wait()
-			var b <-chan lockResult[int]
+			var b *async[*int]
 			next := i%2 == 1
 			if next {
-				b = lockAsync(t.Context(), m.Lock)
+				b = goLock("b Lock", t.Context(), m.Lock)
 				synctest.Wait()
 			}
 			if i%4 < 2 {
@@ -604,30 +441,26 @@ func TestMutexHandoffRaceWithCancel(t *testing.T) {
 				cancel()
 			}
 			synctest.Wait()
-			r := <-a
-			switch {
-			case r.err == nil:
-				if r.p == nil {
-					t.Fatalf("iteration %d: Lock = (nil, nil)", i)
-				}
+			switch _, err := a.returned(t); err {
+			case nil:
 				lockWantLocked(t, m, true)
 				if next {
-					lockPending(t, b, "next waiter while the first holds m")
+					b.pending(t) // next waiter while the first holds m
 				}
 				m.Unlock()
 				if next {
 					synctest.Wait()
-					lockAcquired(t, b, "next waiter")
+					b.ok(t)
 					m.Unlock()
 				}
-			case r.err == context.Canceled && r.p == nil:
+			case context.Canceled:
 				if next {
-					lockAcquired(t, b, "next waiter after the first gave up")
+					b.ok(t)
 					lockWantLocked(t, m, true)
 					m.Unlock()
 				}
 			default:
-				t.Fatalf("iteration %d: Lock = (%p, %v), want the lock or (nil, context.Canceled)", i, r.p, r.err)
+				t.Fatalf("iteration %d: Lock = %v, want the lock or context.Canceled", i, err)
 			}
 			lockWantWaiters(t, m, 0)
 			lockWantLocked(t, m, false)
@@ -639,95 +472,8 @@ func TestMutexHandoffRaceWithCancel(t *testing.T) {
 	})
 }
 
-// Real concurrency under -race: goroutines lock with contexts that are
-// cancelled before, during and after the wait (timers and explicit cancels
-// racing with hand-offs). Mutual exclusion holds, every successful Lock is
-// counted in the value (the race detector checks that each Unlock publishes
-// the holder's writes), and at the end the mutex is unlocked with no waiter.
-func TestMutexCancelStress(t *testing.T) {
-	m := gate.NewMutex(0)
-	goroutines, iters := 8, 400
-	if testing.Short() {
-		iters = 50
-	}
-	// A lost lock would park the goroutines whose ctx is never cancelled:
-	// the watchdog turns that hang into a failure.
-	watchdog, stop := context.WithTimeout(t.Context(), lockStressWatchdog)
-	defer stop()
-	var inside, acquired atomic.Int64
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(g), 42))
-			for range iters {
-				var ctx context.Context
-				var cancel context.CancelFunc
-				switch r.IntN(4) {
-				case 0:
-					ctx, cancel = context.WithCancel(watchdog)
-					cancel()
-				case 1:
-					ctx, cancel = context.WithCancel(watchdog)
-					wg.Go(func() { runtime.Gosched(); cancel() })
-				case 2:
-					ctx, cancel = context.WithTimeout(watchdog, time.Duration(r.IntN(50))*time.Microsecond)
-				default:
-					ctx, cancel = context.WithCancel(watchdog)
-				}
-				p, err := m.Lock(ctx)
-				if err != nil {
-					if p != nil || (err != context.Canceled && err != context.DeadlineExceeded) {
-						t.Errorf("Lock = (%p, %v), want the lock or ctx.Err()", p, err)
-					}
-					cancel()
-					continue
-				}
-				if n := inside.Add(1); n != 1 {
-					t.Errorf("%d goroutines hold the mutex", n)
-				}
-				*p++
-				acquired.Add(1)
-				if r.IntN(4) == 0 {
-					runtime.Gosched()
-				}
-				inside.Add(-1)
-				m.Unlock()
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	if watchdog.Err() != nil {
-		t.Fatalf("the stress did not finish within %v: a lock was lost", lockStressWatchdog)
-	}
-	lockWantWaiters(t, m, 0)
-	lockWantLocked(t, m, false)
-	p, ok := m.TryLock()
-	if !ok {
-		t.Fatal("the mutex is stuck locked")
-	}
-	if int64(*p) != acquired.Load() {
-		t.Fatalf("value = %d, want %d (one increment per successful Lock)", *p, acquired.Load())
-	}
-	if acquired.Load() == 0 {
-		t.Fatal("no Lock succeeded")
-	}
-	m.Unlock()
-}
-
 // ---------------------------------------------------------------------------
 // Ports of tokio tests/sync_rwlock.rs.
-
-// tokio: sync_rwlock.rs into_inner. There is no IntoInner; the RWMutex owns the
-// value it was created with.
-func TestRWMutexOwnsInitialValue(t *testing.T) {
-	rw := gate.NewRWMutex(42)
-	p, ok := rw.TryLock()
-	if !ok || *p != 42 {
-		t.Fatalf("TryLock = (%v, %v), want 42", p, ok)
-	}
-	rw.Unlock()
-}
 
 // tokio: sync_rwlock.rs read_shared: multiple reads are ready at once.
 func TestRWMutexReadShared(t *testing.T) {
@@ -750,71 +496,11 @@ func TestRWMutexReadShared(t *testing.T) {
 	lockWantAvailable(t, rw, gate.MaxReaders)
 }
 
-// tokio: sync_rwlock.rs write_shared_pending: a write waits while a read is held.
-func TestRWMutexWriteSharedPending(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex(100)
-		if _, err := rw.RLock(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		w := lockAsync(t.Context(), rw.Lock)
-		synctest.Wait()
-		lockPending(t, w, "Lock while read-locked")
-		lockWantRWWaiters(t, rw, 1)
-	})
-}
-
-// tokio: sync_rwlock.rs read_exclusive_pending: a read waits while a write is held.
-func TestRWMutexReadExclusivePending(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex(100)
-		if _, err := rw.Lock(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		r := lockAsync(t.Context(), rw.RLock)
-		synctest.Wait()
-		lockPending(t, r, "RLock while write-locked")
-		lockWantRWWaiters(t, rw, 1)
-	})
-}
-
-// tokio: sync_rwlock.rs exhaust_reading: with 1024 max readers, reads succeed
-// until 1024 are held; the next waits, and an RUnlock wakes it.
-func TestRWMutexExhaustReading(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutexMaxReaders(100, 1024)
-		reads := 0
-		for {
-			// "Poll once": TryRLock fails iff RLock would wait.
-			if _, ok := rw.TryRLock(); !ok {
-				break
-			}
-			if reads++; reads > 2000 {
-				t.Fatal("more than 2000 readers admitted with max 1024")
-			}
-		}
-		if reads != 1024 {
-			t.Fatalf("%d readers admitted, want 1024", reads)
-		}
-		t1 := lockAsync(t.Context(), rw.RLock)
-		synctest.Wait()
-		lockPending(t, t1, "reader 1025")
-		rw.RUnlock()
-		synctest.Wait()
-		lockAcquired(t, t1, "reader 1025 after an RUnlock")
-		lockWantAvailable(t, rw, 0)
-		for range 1024 {
-			rw.RUnlock()
-		}
-		lockWantAvailable(t, rw, 1024)
-	})
-}
-
 // tokio: sync_rwlock.rs zero_max_readers and zero_max_readers_const (one Go
 // constructor), plus the other ends of the range.
 func TestRWMutexMaxReadersOutOfRangePanics(t *testing.T) {
 	for _, n := range []int{0, -1, gate.MaxReaders + 1, math.MinInt} {
-		lockMustPanic(t, fmt.Sprintf("NewRWMutexMaxReaders(_, %d)", n), func() { gate.NewRWMutexMaxReaders(0, n) })
+		mustPanic(t, fmt.Sprintf("NewRWMutexMaxReaders(_, %d)", n), func() { gate.NewRWMutexMaxReaders(0, n) })
 	}
 	for _, n := range []int{1, gate.MaxReaders} {
 		if got := gate.RWMutexMaxReaders(gate.NewRWMutexMaxReaders(0, n)); got != n {
@@ -830,92 +516,32 @@ func TestRWMutexWriteExclusivePending(t *testing.T) {
 		if _, err := rw.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
-		lockPending(t, w, "Lock while write-locked")
+		w.pending(t) // Lock while write-locked
 		lockWantRWWaiters(t, rw, 1)
 	})
 }
 
 // tokio: sync_rwlock.rs write_shared_drop: the pending write gets the lock
 // when the read is released.
+// tokio: sync_rwlock.rs write_shared_pending too.
 func TestRWMutexWriteSharedDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutex(100)
 		if _, err := rw.RLock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
-		lockPending(t, w, "Lock while read-locked")
+		w.pending(t) // Lock while read-locked
 		rw.RUnlock()
 		synctest.Wait()
-		lockAcquired(t, w, "Lock after RUnlock")
+		w.ok(t)
 		lockWantAvailable(t, rw, 0)
 		rw.Unlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
-}
-
-// tokio: sync_rwlock.rs write_read_shared_pending: while reads are held, a
-// queued write blocks the reads that come after it.
-func TestRWMutexWriteReadSharedPending(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex(100)
-		ready := t.Context() // in a bubble: a wait would deadlock it
-		if _, err := rw.RLock(ready); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rw.RLock(ready); err != nil {
-			t.Fatalf("second RLock = %v, want the lock at once", err)
-		}
-		t3 := lockAsync(t.Context(), rw.Lock)
-		synctest.Wait()
-		lockPending(t, t3, "Lock while read-locked")
-		t4 := lockAsync(t.Context(), rw.RLock)
-		synctest.Wait()
-		lockPending(t, t4, "RLock behind a queued Lock")
-		lockWantRWWaiters(t, rw, 2)
-	})
-}
-
-// tokio: sync_rwlock.rs write_read_shared_drop_pending: cancelling the queued
-// write lets the read behind it in.
-func TestRWMutexWriteReadSharedDropPending(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex(100)
-		if _, err := rw.RLock(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		t2 := lockAsync(ctx, rw.Lock)
-		synctest.Wait()
-		lockPending(t, t2, "Lock while read-locked")
-		t3 := lockAsync(t.Context(), rw.RLock)
-		synctest.Wait()
-		lockPending(t, t3, "RLock behind a queued Lock")
-		cancel()
-		synctest.Wait()
-		lockFailed(t, t2, context.Canceled, "cancelled Lock")
-		if p := lockAcquired(t, t3, "RLock after the queued Lock was cancelled"); *p != 100 {
-			t.Fatalf("reader sees %d, want 100", *p)
-		}
-		lockWantRWWaiters(t, rw, 0)
-		lockWantAvailable(t, rw, gate.MaxReaders-2)
-		rw.RUnlock()
-		rw.RUnlock()
-		lockWantAvailable(t, rw, gate.MaxReaders)
-	})
-}
-
-// tokio: sync_rwlock.rs read_uncontested.
-func TestRWMutexReadUncontested(t *testing.T) {
-	rw := gate.NewRWMutex(100)
-	p, err := rw.RLock(t.Context())
-	if err != nil || *p != 100 {
-		t.Fatalf("RLock = (%v, %v), want 100", p, err)
-	}
-	rw.RUnlock()
 }
 
 // tokio: sync_rwlock.rs write_uncontested.
@@ -936,90 +562,8 @@ func TestRWMutexWriteUncontested(t *testing.T) {
 	rw.RUnlock()
 }
 
-// tokio: sync_rwlock.rs write_order: writes are granted in the order in which
-// they started waiting (in tokio, first polled; in Go, first called).
-func TestRWMutexWriteOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex([]int(nil))
-		if _, err := rw.Lock(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{}, 2)
-		for _, id := range []int{1, 2} {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				p, err := rw.Lock(t.Context())
-				if err != nil {
-					t.Errorf("writer %d: %v", id, err)
-					return
-				}
-				*p = append(*p, id)
-				rw.Unlock()
-			}()
-			synctest.Wait()
-		}
-		lockWantRWWaiters(t, rw, 2)
-		rw.Unlock()
-		<-done
-		<-done
-		p, err := rw.RLock(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(*p, []int{1, 2}) {
-			t.Fatalf("write order = %v, want [1 2]", *p)
-		}
-		rw.RUnlock()
-	})
-}
-
-// tokio: sync_rwlock.rs multithreaded: four goroutines write 1000 times each,
-// adding 2, 3, 5 and 7: the value ends at 17000. (tokio waits on a Barrier;
-// a WaitGroup does the same here.)
-func TestRWMutexMultithreaded(t *testing.T) {
-	rw := gate.NewRWMutex(0)
-	var wg sync.WaitGroup
-	for _, add := range []int{2, 3, 5, 7} {
-		wg.Go(func() {
-			for range 1000 {
-				p, err := rw.Lock(t.Context())
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				*p += add
-				rw.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	p, err := rw.RLock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *p != 17000 {
-		t.Fatalf("value = %d, want 17000", *p)
-	}
-	rw.RUnlock()
-}
-
-// tokio: sync_rwlock.rs try_write.
-func TestRWMutexTryWrite(t *testing.T) {
-	rw := gate.NewRWMutex(0)
-	if _, err := rw.RLock(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if p, ok := rw.TryLock(); ok || p != nil {
-		t.Fatalf("TryLock while read-locked = (%p, %v), want (nil, false)", p, ok)
-	}
-	rw.RUnlock()
-	if _, ok := rw.TryLock(); !ok {
-		t.Fatal("TryLock after RUnlock failed")
-	}
-	rw.Unlock()
-}
-
 // tokio: sync_rwlock.rs try_read_try_write.
+// tokio: sync_rwlock.rs try_write too.
 func TestRWMutexTryReadTryWrite(t *testing.T) {
 	rw := gate.NewRWMutex(15)
 	rg1, ok := rw.TryRLock()
@@ -1052,42 +596,12 @@ func TestRWMutexTryReadTryWrite(t *testing.T) {
 	rw.RUnlock()
 }
 
-// tokio: sync_rwlock.rs downgrade_map (Go: Downgrade; a map is the caller's
-// business): the pending read stays pending while the write lock is held, and
-// gets in at Downgrade, with the same pointer.
-func TestRWMutexDowngradeMap(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rw := gate.NewRWMutex(0)
-		wp, err := rw.Lock(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := lockAsync(t.Context(), rw.RLock)
-		synctest.Wait()
-		// We can't read while a write exists.
-		lockPending(t, r, "RLock while write-locked")
-		// During the "map" (still write-locked), the reader has no access yet.
-		*wp = 5
-		synctest.Wait()
-		lockPending(t, r, "RLock before Downgrade")
-		rw.Downgrade()
-		synctest.Wait()
-		// After the downgrade, the reader got the lock: the same value.
-		rp := lockAcquired(t, r, "RLock after Downgrade")
-		if rp != wp || *rp != 5 {
-			t.Fatalf("reader got %p (%d), want the writer's %p (5)", rp, *rp, wp)
-		}
-		lockWantAvailable(t, rw, gate.MaxReaders-2)
-		rw.RUnlock()
-		rw.RUnlock()
-		lockWantAvailable(t, rw, gate.MaxReaders)
-	})
-}
-
 // tokio: sync_rwlock.rs try_downgrade_map. Its None case ("f declines, the
 // write lock is kept") is, in Go, a writer that decides not to call
 // Downgrade: the write lock stays exclusive and the reader pending. Its Some
 // case is Downgrade: the reader gets in with the same pointer.
+// tokio: sync_rwlock.rs downgrade_map and read_exclusive_pending too (the
+// reader is pending while the write lock is held, and gets in at Downgrade).
 func TestRWMutexTryDowngradeMap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutex(0)
@@ -1095,12 +609,12 @@ func TestRWMutexTryDowngradeMap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := lockAsync(t.Context(), rw.RLock)
+		r := goLock("r RLock", t.Context(), rw.RLock)
 		synctest.Wait()
-		lockPending(t, r, "RLock while write-locked")
+		r.pending(t) // RLock while write-locked
 		// None: no downgrade; the write lock is kept.
 		synctest.Wait()
-		lockPending(t, r, "RLock after a declined downgrade")
+		r.pending(t) // RLock after a declined downgrade
 		if _, ok := rw.TryRLock(); ok {
 			t.Fatal("TryRLock succeeded while write-locked")
 		}
@@ -1111,7 +625,7 @@ func TestRWMutexTryDowngradeMap(t *testing.T) {
 		// Some: downgrade; the reader gets access.
 		rw.Downgrade()
 		synctest.Wait()
-		if rp := lockAcquired(t, r, "RLock after Downgrade"); rp != wp || *rp != 7 {
+		if rp := r.ok(t); rp != wp || *rp != 7 {
 			t.Fatalf("reader got %p (%d), want the writer's %p (7)", rp, *rp, wp)
 		}
 		rw.RUnlock()
@@ -1125,6 +639,7 @@ func TestRWMutexTryDowngradeMap(t *testing.T) {
 
 // Waiters are served in the order they started waiting: the readers at the
 // head of the queue get in together, up to the next queued writer.
+// tokio: sync_rwlock.rs write_order (w1 before w2).
 func TestRWMutexFIFOMixed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutex(0)
@@ -1132,53 +647,53 @@ func TestRWMutexFIFOMixed(t *testing.T) {
 		if _, err := rw.Lock(ctx); err != nil {
 			t.Fatal(err)
 		}
-		queue := func(lock func(context.Context) (*int, error)) <-chan lockResult[int] {
-			ch := lockAsync(ctx, lock)
+		queue := func(what string, lock func(context.Context) (*int, error)) *async[*int] {
+			ch := goLock("ch lock", ctx, lock)
 			synctest.Wait()
 			return ch
 		}
-		r1 := queue(rw.RLock)
-		r2 := queue(rw.RLock)
-		w1 := queue(rw.Lock)
-		r3 := queue(rw.RLock)
-		r4 := queue(rw.RLock)
-		w2 := queue(rw.Lock)
+		r1 := queue("r1", rw.RLock)
+		r2 := queue("r2", rw.RLock)
+		w1 := queue("w1", rw.Lock)
+		r3 := queue("r3", rw.RLock)
+		r4 := queue("r4", rw.RLock)
+		w2 := queue("w2", rw.Lock)
 		lockWantRWWaiters(t, rw, 6)
 
 		rw.Unlock()
 		synctest.Wait()
-		lockAcquired(t, r1, "r1")
-		lockAcquired(t, r2, "r2")
-		lockPending(t, w1, "w1 while r1 and r2 read")
-		lockPending(t, r3, "r3 behind w1")
-		lockPending(t, r4, "r4 behind w1")
-		lockPending(t, w2, "w2")
+		r1.ok(t)
+		r2.ok(t)
+		w1.pending(t) // w1 while r1 and r2 read
+		r3.pending(t) // r3 behind w1
+		r4.pending(t) // r4 behind w1
+		w2.pending(t)
 		lockWantRWWaiters(t, rw, 4)
 		lockWantAvailable(t, rw, 0)
 
 		rw.RUnlock()
 		synctest.Wait()
-		lockPending(t, w1, "w1 while r2 reads")
+		w1.pending(t) // w1 while r2 reads
 		rw.RUnlock()
 		synctest.Wait()
-		p := lockAcquired(t, w1, "w1 after both readers left")
+		p := w1.ok(t)
 		*p = 1
-		lockPending(t, r3, "r3 while w1 writes")
-		lockPending(t, r4, "r4 while w1 writes")
+		r3.pending(t) // r3 while w1 writes
+		r4.pending(t) // r4 while w1 writes
 
 		rw.Unlock()
 		synctest.Wait()
-		if p := lockAcquired(t, r3, "r3"); *p != 1 {
+		if p := r3.ok(t); *p != 1 {
 			t.Fatalf("r3 sees %d, want 1", *p)
 		}
-		lockAcquired(t, r4, "r4")
-		lockPending(t, w2, "w2 while r3 and r4 read")
+		r4.ok(t)
+		w2.pending(t) // w2 while r3 and r4 read
 		lockWantRWWaiters(t, rw, 1)
 
 		rw.RUnlock()
 		rw.RUnlock()
 		synctest.Wait()
-		lockAcquired(t, w2, "w2")
+		w2.ok(t)
 		lockWantRWWaiters(t, rw, 0)
 		rw.Unlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
@@ -1187,6 +702,7 @@ func TestRWMutexFIFOMixed(t *testing.T) {
 
 // Write-preferring: a queued writer blocks the readers that come after it,
 // TryRLock included, and gets the lock when the earlier readers leave.
+// tokio: sync_rwlock.rs write_read_shared_pending.
 func TestRWMutexWritePreferring(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rw := gate.NewRWMutex(0)
@@ -1195,34 +711,34 @@ func TestRWMutexWritePreferring(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
-		lockPending(t, w, "writer while read-locked")
+		w.pending(t) // writer while read-locked
 		if p, ok := rw.TryRLock(); ok || p != nil {
 			t.Fatalf("TryRLock with a writer queued = (%p, %v), want (nil, false)", p, ok)
 		}
-		if p, err := rw.RLock(lockDoneCtx(t.Context())); err != context.Canceled || p != nil {
+		if p, err := rw.RLock(doneCtx(t.Context())); err != context.Canceled || p != nil {
 			t.Fatalf("RLock(cancelled ctx) with a writer queued = (%p, %v), want (nil, context.Canceled)", p, err)
 		}
 		if _, ok := rw.TryLock(); ok {
 			t.Fatal("TryLock succeeded while read-locked")
 		}
-		r := lockAsync(t.Context(), rw.RLock)
+		r := goLock("r RLock", t.Context(), rw.RLock)
 		synctest.Wait()
-		lockPending(t, r, "reader behind the queued writer")
+		r.pending(t) // reader behind the queued writer
 		lockWantRWWaiters(t, rw, 2)
 
 		rw.RUnlock()
 		synctest.Wait()
-		lockPending(t, w, "writer while one reader is left")
-		lockPending(t, r, "reader behind the queued writer")
+		w.pending(t) // writer while one reader is left
+		r.pending(t) // reader behind the queued writer
 		rw.RUnlock()
 		synctest.Wait()
-		lockAcquired(t, w, "writer after the readers left")
-		lockPending(t, r, "reader while the writer holds")
+		w.ok(t)
+		r.pending(t) // reader while the writer holds
 		rw.Unlock()
 		synctest.Wait()
-		lockAcquired(t, r, "reader after the writer's Unlock")
+		r.ok(t)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
@@ -1236,7 +752,7 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 		if _, err := rw.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
 		rw.Unlock()
 		if _, ok := rw.TryLock(); ok {
@@ -1245,11 +761,11 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 		if _, ok := rw.TryRLock(); ok {
 			t.Fatal("TryRLock right after Unlock took the lock from the queued writer")
 		}
-		if _, err := rw.RLock(lockDoneCtx(t.Context())); err != context.Canceled {
+		if _, err := rw.RLock(doneCtx(t.Context())); err != context.Canceled {
 			t.Fatalf("RLock(cancelled ctx) right after Unlock = %v, want context.Canceled", err)
 		}
 		synctest.Wait()
-		lockAcquired(t, w, "queued writer")
+		w.ok(t)
 		lockWantRWWaiters(t, rw, 0)
 
 		// The same with the last reader's RUnlock.
@@ -1257,7 +773,7 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 		if _, err := rw.RLock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		w2 := lockAsync(t.Context(), rw.Lock)
+		w2 := goLock("w2 Lock", t.Context(), rw.Lock)
 		synctest.Wait()
 		rw.RUnlock()
 		if _, ok := rw.TryRLock(); ok {
@@ -1267,7 +783,7 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 			t.Fatal("TryLock right after RUnlock took the lock from the queued writer")
 		}
 		synctest.Wait()
-		lockAcquired(t, w2, "queued writer after RUnlock")
+		w2.ok(t)
 		rw.Unlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
@@ -1278,7 +794,7 @@ func TestRWMutexNoBargingAfterUnlock(t *testing.T) {
 // could have completed at once or would have waited.
 func TestRWMutexDoneCtx(t *testing.T) {
 	rw := gate.NewRWMutexMaxReaders(0, 4)
-	done := lockDoneCtx(t.Context())
+	done := doneCtx(t.Context())
 	expired, cancel := context.WithDeadline(t.Context(), time.Unix(0, 0))
 	defer cancel()
 	for _, ctx := range []context.Context{done, expired} {
@@ -1330,11 +846,11 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancelCause(t.Context())
-			r := lockAsync(ctx, rw.RLock)
+			r := goLock("r RLock", ctx, rw.RLock)
 			synctest.Wait()
 			cancel(errors.New("cause"))
 			synctest.Wait()
-			lockFailed(t, r, context.Canceled, "cancelled RLock")
+			r.failed(t, context.Canceled)
 			lockWantRWWaiters(t, rw, 0)
 			rw.Unlock()
 			lockWantAvailable(t, rw, gate.MaxReaders)
@@ -1347,12 +863,12 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
-			w := lockAsync(ctx, rw.Lock)
+			w := goLock("w Lock", ctx, rw.Lock)
 			synctest.Wait()
 			lockWantAvailable(t, rw, 0) // the writer holds 4 as a partial grant
 			cancel()
 			synctest.Wait()
-			lockFailed(t, w, context.Canceled, "cancelled Lock")
+			w.failed(t, context.Canceled)
 			lockWantRWWaiters(t, rw, 0)
 			lockWantAvailable(t, rw, 4) // its partial grant came back
 			if _, ok := rw.TryRLock(); !ok {
@@ -1363,6 +879,7 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 			lockWantAvailable(t, rw, 5)
 		})
 	})
+	// tokio: sync_rwlock.rs write_read_shared_drop_pending.
 	t.Run("writer with readers behind", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			rw := gate.NewRWMutexMaxReaders(0, 5)
@@ -1370,18 +887,18 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
-			w := lockAsync(ctx, rw.Lock)
+			w := goLock("w Lock", ctx, rw.Lock)
 			synctest.Wait()
-			r1 := lockAsync(t.Context(), rw.RLock)
-			r2 := lockAsync(t.Context(), rw.RLock)
+			r1 := goLock("r1 RLock", t.Context(), rw.RLock)
+			r2 := goLock("r2 RLock", t.Context(), rw.RLock)
 			synctest.Wait()
-			lockPending(t, r1, "r1 behind the writer")
-			lockPending(t, r2, "r2 behind the writer")
+			r1.pending(t) // r1 behind the writer
+			r2.pending(t) // r2 behind the writer
 			cancel()
 			synctest.Wait()
-			lockFailed(t, w, context.Canceled, "cancelled Lock")
-			lockAcquired(t, r1, "r1 after the writer left")
-			lockAcquired(t, r2, "r2 after the writer left")
+			w.failed(t, context.Canceled)
+			r1.ok(t)
+			r2.ok(t)
 			lockWantRWWaiters(t, rw, 0)
 			lockWantAvailable(t, rw, 2)
 			for range 3 {
@@ -1397,21 +914,21 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
-			w1 := lockAsync(ctx, rw.Lock)
+			w1 := goLock("w1 Lock", ctx, rw.Lock)
 			synctest.Wait()
-			w2 := lockAsync(t.Context(), rw.Lock)
+			w2 := goLock("w2 Lock", t.Context(), rw.Lock)
 			synctest.Wait()
 			cancel()
 			synctest.Wait()
-			lockFailed(t, w1, context.Canceled, "cancelled head writer")
-			lockPending(t, w2, "second writer while read-locked")
+			w1.failed(t, context.Canceled)
+			w2.pending(t) // second writer while read-locked
 			lockWantRWWaiters(t, rw, 1)
 			if _, ok := rw.TryRLock(); ok {
 				t.Fatal("TryRLock succeeded with a writer queued")
 			}
 			rw.RUnlock()
 			synctest.Wait()
-			lockAcquired(t, w2, "second writer after RUnlock")
+			w2.ok(t)
 			rw.Unlock()
 			lockWantAvailable(t, rw, 5)
 		})
@@ -1422,26 +939,26 @@ func TestRWMutexCancelWhileWaiting(t *testing.T) {
 			if _, err := rw.RLock(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			w1 := lockAsync(t.Context(), rw.Lock)
+			w1 := goLock("w1 Lock", t.Context(), rw.Lock)
 			synctest.Wait()
 			ctx, cancel := context.WithCancel(t.Context())
-			w2 := lockAsync(ctx, rw.Lock)
+			w2 := goLock("w2 Lock", ctx, rw.Lock)
 			synctest.Wait()
-			r := lockAsync(t.Context(), rw.RLock)
+			r := goLock("r RLock", t.Context(), rw.RLock)
 			synctest.Wait()
 			cancel()
 			synctest.Wait()
-			lockFailed(t, w2, context.Canceled, "cancelled second writer")
-			lockPending(t, w1, "first writer while read-locked")
-			lockPending(t, r, "reader behind the first writer")
+			w2.failed(t, context.Canceled)
+			w1.pending(t) // first writer while read-locked
+			r.pending(t)  // reader behind the first writer
 			lockWantRWWaiters(t, rw, 2)
 			rw.RUnlock()
 			synctest.Wait()
-			lockAcquired(t, w1, "first writer")
-			lockPending(t, r, "reader while the first writer holds")
+			w1.ok(t)
+			r.pending(t) // reader while the first writer holds
 			rw.Unlock()
 			synctest.Wait()
-			lockAcquired(t, r, "reader")
+			r.ok(t)
 			rw.RUnlock()
 			lockWantAvailable(t, rw, gate.MaxReaders)
 		})
@@ -1522,14 +1039,14 @@ func TestRWMutexZeroValue(t *testing.T) {
 			}
 		}
 		lockWantAvailable(t, &rw, gate.MaxReaders-n)
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
-		lockPending(t, w, "writer while read-locked")
+		w.pending(t) // writer while read-locked
 		for range n {
 			rw.RUnlock()
 		}
 		synctest.Wait()
-		p := lockAcquired(t, w, "writer after the readers left")
+		p := w.ok(t)
 		*p = 9
 		rw.Unlock()
 		if q, ok := rw.TryRLock(); !ok || q != p || *q != 9 {
@@ -1543,21 +1060,11 @@ func TestRWMutexZeroValue(t *testing.T) {
 	}
 }
 
-// MaxReaders is tokio's MAX_READS, u32::MAX >> 3.
-func TestRWMutexMaxReadersConstant(t *testing.T) {
-	const want = 1<<29 - 1
-	if want != math.MaxUint32>>3 {
-		t.Fatal("1<<29-1 is not u32::MAX >> 3")
-	}
-	if gate.MaxReaders != want {
-		t.Fatalf("MaxReaders = %d, want 1<<29-1", gate.MaxReaders)
-	}
-}
-
 // NewRWMutexMaxReaders(v, n) admits n readers; the next one waits (TryRLock
 // fails) until one leaves.
+// tokio: sync_rwlock.rs exhaust_reading (with 1024 max readers).
 func TestRWMutexMaxReaders(t *testing.T) {
-	for _, n := range []int{1, 3} {
+	for _, n := range []int{1, 3, 1024} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				rw := gate.NewRWMutexMaxReaders(0, n)
@@ -1572,12 +1079,12 @@ func TestRWMutexMaxReaders(t *testing.T) {
 				if _, ok := rw.TryRLock(); ok {
 					t.Fatalf("TryRLock %d succeeded with max %d", n+1, n)
 				}
-				extra := lockAsync(t.Context(), rw.RLock)
+				extra := goLock("extra RLock", t.Context(), rw.RLock)
 				synctest.Wait()
-				lockPending(t, extra, "reader n+1")
+				extra.pending(t) // reader n+1
 				rw.RUnlock()
 				synctest.Wait()
-				lockAcquired(t, extra, "reader n+1 after an RUnlock")
+				extra.ok(t)
 				if _, ok := rw.TryLock(); ok {
 					t.Fatal("TryLock succeeded while read-locked")
 				}
@@ -1597,6 +1104,8 @@ func TestRWMutexMaxReaders(t *testing.T) {
 // RLock and Lock return pointers to the value the RWMutex owns: NewRWMutex(v)
 // holds a copy of v, readers and writers get the same pointer, and a writer's
 // writes are seen by later readers.
+// tokio: sync_rwlock.rs into_inner (there is no IntoInner: the RWMutex owns
+// the value it was created with) and read_uncontested.
 func TestRWMutexPointerToOwnedValue(t *testing.T) {
 	v := []int{1}
 	type box struct{ s []int }
@@ -1652,23 +1161,23 @@ func TestRWMutexDowngradeKeepsQueuedWriterOut(t *testing.T) {
 		if _, err := rw.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		w := lockAsync(t.Context(), rw.Lock)
+		w := goLock("w Lock", t.Context(), rw.Lock)
 		synctest.Wait()
 		rw.Downgrade()
 		synctest.Wait()
-		lockPending(t, w, "writer after Downgrade")
+		w.pending(t) // writer after Downgrade
 		if _, ok := rw.TryRLock(); ok {
 			t.Fatal("TryRLock succeeded with a writer first in the queue")
 		}
-		r := lockAsync(t.Context(), rw.RLock)
+		r := goLock("r RLock", t.Context(), rw.RLock)
 		synctest.Wait()
-		lockPending(t, r, "reader behind the queued writer")
+		r.pending(t) // reader behind the queued writer
 		rw.RUnlock()
 		synctest.Wait()
-		lockAcquired(t, w, "writer after the downgraded lock's RUnlock")
+		w.ok(t)
 		rw.Unlock()
 		synctest.Wait()
-		lockAcquired(t, r, "reader after the writer")
+		r.ok(t)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
@@ -1682,31 +1191,31 @@ func TestRWMutexDowngradeAdmitsQueuedReaders(t *testing.T) {
 		if _, err := rw.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		queue := func(lock func(context.Context) (*int, error)) <-chan lockResult[int] {
-			ch := lockAsync(t.Context(), lock)
+		queue := func(what string, lock func(context.Context) (*int, error)) *async[*int] {
+			ch := goLock("ch lock", t.Context(), lock)
 			synctest.Wait()
 			return ch
 		}
-		r1 := queue(rw.RLock)
-		r2 := queue(rw.RLock)
-		w := queue(rw.Lock)
-		r3 := queue(rw.RLock)
+		r1 := queue("r1", rw.RLock)
+		r2 := queue("r2", rw.RLock)
+		w := queue("w", rw.Lock)
+		r3 := queue("r3", rw.RLock)
 		rw.Downgrade()
 		synctest.Wait()
-		lockAcquired(t, r1, "r1 after Downgrade")
-		lockAcquired(t, r2, "r2 after Downgrade")
-		lockPending(t, w, "writer while three readers hold")
-		lockPending(t, r3, "r3 behind the writer")
+		r1.ok(t)
+		r2.ok(t)
+		w.pending(t)  // writer while three readers hold
+		r3.pending(t) // r3 behind the writer
 		lockWantRWWaiters(t, rw, 2)
 		for range 3 {
 			rw.RUnlock()
 		}
 		synctest.Wait()
-		lockAcquired(t, w, "writer after the readers left")
-		lockPending(t, r3, "r3 while the writer holds")
+		w.ok(t)
+		r3.pending(t) // r3 while the writer holds
 		rw.Unlock()
 		synctest.Wait()
-		lockAcquired(t, r3, "r3")
+		r3.ok(t)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, 10)
 	})
@@ -1720,17 +1229,17 @@ func TestRWMutexDowngradeMaxReadersOne(t *testing.T) {
 		if _, err := rw.Lock(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		r := lockAsync(t.Context(), rw.RLock)
+		r := goLock("r RLock", t.Context(), rw.RLock)
 		synctest.Wait()
 		rw.Downgrade()
 		synctest.Wait()
-		lockPending(t, r, "reader beyond max 1 after Downgrade")
+		r.pending(t) // reader beyond max 1 after Downgrade
 		if _, ok := rw.TryRLock(); ok {
 			t.Fatal("TryRLock succeeded beyond max 1")
 		}
 		rw.RUnlock()
 		synctest.Wait()
-		lockAcquired(t, r, "reader after the downgraded lock's RUnlock")
+		r.ok(t)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, 1)
 	})
@@ -1743,17 +1252,17 @@ func TestRWMutexDowngradeMaxReadersOne(t *testing.T) {
 func TestRWMutexRUnlockNotReadLockedPanics(t *testing.T) {
 	t.Run("zero value", func(t *testing.T) {
 		var rw gate.RWMutex[int]
-		lockMustPanic(t, "RUnlock of a zero RWMutex", rw.RUnlock)
+		mustPanic(t, "RUnlock of a zero RWMutex", rw.RUnlock)
 		lockWantAvailable(t, &rw, gate.MaxReaders)
 	})
 	t.Run("unlocked", func(t *testing.T) {
 		rw := gate.NewRWMutexMaxReaders(0, 3)
-		lockMustPanic(t, "RUnlock of a new RWMutex", rw.RUnlock)
+		mustPanic(t, "RUnlock of a new RWMutex", rw.RUnlock)
 		if _, ok := rw.TryRLock(); !ok {
 			t.Fatal("TryRLock failed")
 		}
 		rw.RUnlock()
-		lockMustPanic(t, "second RUnlock", rw.RUnlock)
+		mustPanic(t, "second RUnlock", rw.RUnlock)
 		lockWantAvailable(t, rw, 3)
 	})
 }
@@ -1762,16 +1271,16 @@ func TestRWMutexRUnlockNotReadLockedPanics(t *testing.T) {
 func TestRWMutexUnlockNotWriteLockedPanics(t *testing.T) {
 	t.Run("zero value", func(t *testing.T) {
 		var rw gate.RWMutex[int]
-		lockMustPanic(t, "Unlock of a zero RWMutex", rw.Unlock)
+		mustPanic(t, "Unlock of a zero RWMutex", rw.Unlock)
 	})
 	t.Run("unlocked", func(t *testing.T) {
 		rw := gate.NewRWMutex(0)
-		lockMustPanic(t, "Unlock of a new RWMutex", rw.Unlock)
+		mustPanic(t, "Unlock of a new RWMutex", rw.Unlock)
 		if _, ok := rw.TryLock(); !ok {
 			t.Fatal("TryLock failed")
 		}
 		rw.Unlock()
-		lockMustPanic(t, "second Unlock", rw.Unlock)
+		mustPanic(t, "second Unlock", rw.Unlock)
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
 	t.Run("read-locked", func(t *testing.T) {
@@ -1779,7 +1288,7 @@ func TestRWMutexUnlockNotWriteLockedPanics(t *testing.T) {
 		if _, ok := rw.TryRLock(); !ok {
 			t.Fatal("TryRLock failed")
 		}
-		lockMustPanic(t, "Unlock of a read-locked RWMutex", rw.Unlock)
+		mustPanic(t, "Unlock of a read-locked RWMutex", rw.Unlock)
 		lockWantAvailable(t, rw, gate.MaxReaders-1)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
@@ -1790,14 +1299,14 @@ func TestRWMutexUnlockNotWriteLockedPanics(t *testing.T) {
 			if _, ok := rw.TryRLock(); !ok {
 				t.Fatal("TryRLock failed")
 			}
-			w := lockAsync(t.Context(), rw.Lock)
+			w := goLock("w Lock", t.Context(), rw.Lock)
 			synctest.Wait()
-			lockMustPanic(t, "Unlock of a read-locked RWMutex with a writer queued", rw.Unlock)
+			mustPanic(t, "Unlock of a read-locked RWMutex with a writer queued", rw.Unlock)
 			synctest.Wait()
-			lockPending(t, w, "writer after the bad Unlock")
+			w.pending(t) // writer after the bad Unlock
 			rw.RUnlock()
 			synctest.Wait()
-			lockAcquired(t, w, "writer after RUnlock")
+			w.ok(t)
 			rw.Unlock()
 		})
 	})
@@ -1807,9 +1316,9 @@ func TestRWMutexUnlockNotWriteLockedPanics(t *testing.T) {
 func TestRWMutexDowngradeNotWriteLockedPanics(t *testing.T) {
 	t.Run("unlocked", func(t *testing.T) {
 		var zero gate.RWMutex[int]
-		lockMustPanic(t, "Downgrade of a zero RWMutex", zero.Downgrade)
+		mustPanic(t, "Downgrade of a zero RWMutex", zero.Downgrade)
 		rw := gate.NewRWMutexMaxReaders(0, 1)
-		lockMustPanic(t, "Downgrade of an unlocked RWMutex with maxReaders 1", rw.Downgrade)
+		mustPanic(t, "Downgrade of an unlocked RWMutex with maxReaders 1", rw.Downgrade)
 		lockWantAvailable(t, rw, 1)
 	})
 	t.Run("read-locked", func(t *testing.T) {
@@ -1817,7 +1326,7 @@ func TestRWMutexDowngradeNotWriteLockedPanics(t *testing.T) {
 		if _, ok := rw.TryRLock(); !ok {
 			t.Fatal("TryRLock failed")
 		}
-		lockMustPanic(t, "Downgrade of a read-locked RWMutex", rw.Downgrade)
+		mustPanic(t, "Downgrade of a read-locked RWMutex", rw.Downgrade)
 		lockWantAvailable(t, rw, gate.MaxReaders-1)
 		rw.RUnlock()
 	})
@@ -1827,7 +1336,7 @@ func TestRWMutexDowngradeNotWriteLockedPanics(t *testing.T) {
 			t.Fatal("TryLock failed")
 		}
 		rw.Downgrade()
-		lockMustPanic(t, "second Downgrade", rw.Downgrade)
+		mustPanic(t, "second Downgrade", rw.Downgrade)
 		rw.RUnlock()
 		lockWantAvailable(t, rw, gate.MaxReaders)
 	})
@@ -1859,11 +1368,11 @@ func TestRWMutexHandoffRaceWithCancel(t *testing.T) {
 			if writerFirst {
 				first, second = rw.Lock, rw.RLock
 			}
-			a := lockAsync(ctx, first)
+			a := goLock("a first", ctx, first)
 			synctest.Wait()
-			var b <-chan lockResult[int]
+			var b *async[*int]
 			if next {
-				b = lockAsync(t.Context(), second)
+				b = goLock("b second", t.Context(), second)
 				synctest.Wait()
 			}
 			if i%8 < 4 {
@@ -1874,11 +1383,10 @@ func TestRWMutexHandoffRaceWithCancel(t *testing.T) {
 				cancel()
 			}
 			synctest.Wait()
-			r := <-a
-			switch {
-			case r.err == nil && r.p != nil:
+			switch _, err := a.returned(t); err {
+			case nil:
 				if next {
-					lockPending(t, b, "waiter behind the first while it holds")
+					b.pending(t) // waiter behind the first while it holds
 				}
 				if writerFirst {
 					rw.Unlock()
@@ -1887,14 +1395,14 @@ func TestRWMutexHandoffRaceWithCancel(t *testing.T) {
 				}
 				if next {
 					synctest.Wait()
-					lockAcquired(t, b, "waiter behind the first")
+					b.ok(t)
 				}
-			case r.err == context.Canceled && r.p == nil:
+			case context.Canceled:
 				if next {
-					lockAcquired(t, b, "waiter behind the cancelled one")
+					b.ok(t)
 				}
 			default:
-				t.Fatalf("iteration %d: first waiter = (%p, %v), want the lock or (nil, context.Canceled)", i, r.p, r.err)
+				t.Fatalf("iteration %d: first waiter = %v, want the lock or context.Canceled", i, err)
 			}
 			if next {
 				if writerFirst {
@@ -1911,102 +1419,4 @@ func TestRWMutexHandoffRaceWithCancel(t *testing.T) {
 			rw.Unlock()
 		}
 	})
-}
-
-// Real concurrency under -race: readers, writers and downgrading writers with
-// contexts cancelled before, during and after their wait. At most maxReaders
-// readers and never a reader with a writer; at the end every permit is back.
-func TestRWMutexCancelStress(t *testing.T) {
-	const maxReaders = 3
-	rw := gate.NewRWMutexMaxReaders(0, maxReaders)
-	goroutines, iters := 8, 400
-	if testing.Short() {
-		iters = 50
-	}
-	watchdog, stop := context.WithTimeout(t.Context(), lockStressWatchdog)
-	defer stop()
-	var readers, writers, writes atomic.Int64
-	var wg sync.WaitGroup
-	checkRead := func() {
-		if n := readers.Add(1); n > maxReaders {
-			t.Errorf("%d readers hold the lock, max %d", n, maxReaders)
-		}
-		if writers.Load() != 0 {
-			t.Error("a reader holds the lock with a writer")
-		}
-	}
-	for g := range goroutines {
-		wg.Go(func() {
-			r := rand.New(rand.NewPCG(uint64(g), 7))
-			for range iters {
-				var ctx context.Context
-				var cancel context.CancelFunc
-				switch r.IntN(4) {
-				case 0:
-					ctx, cancel = context.WithCancel(watchdog)
-					cancel()
-				case 1:
-					ctx, cancel = context.WithCancel(watchdog)
-					wg.Go(func() { runtime.Gosched(); cancel() })
-				case 2:
-					ctx, cancel = context.WithTimeout(watchdog, time.Duration(r.IntN(50))*time.Microsecond)
-				default:
-					ctx, cancel = context.WithCancel(watchdog)
-				}
-				switch op := r.IntN(3); op {
-				case 0: // reader
-					p, err := rw.RLock(ctx)
-					if err != nil {
-						if p != nil || (err != context.Canceled && err != context.DeadlineExceeded) {
-							t.Errorf("RLock = (%p, %v)", p, err)
-						}
-						break
-					}
-					checkRead()
-					_ = *p
-					runtime.Gosched()
-					readers.Add(-1)
-					rw.RUnlock()
-				default: // writer, downgrading when op == 2
-					p, err := rw.Lock(ctx)
-					if err != nil {
-						if p != nil || (err != context.Canceled && err != context.DeadlineExceeded) {
-							t.Errorf("Lock = (%p, %v)", p, err)
-						}
-						break
-					}
-					if n := writers.Add(1); n != 1 || readers.Load() != 0 {
-						t.Errorf("a writer holds the lock with %d writers and %d readers", n, readers.Load())
-					}
-					*p++
-					writes.Add(1)
-					writers.Add(-1)
-					if op == 2 {
-						checkRead() // a downgraded writer is a reader: the count includes it
-						rw.Downgrade()
-						_ = *p
-						readers.Add(-1)
-						rw.RUnlock()
-					} else {
-						rw.Unlock()
-					}
-				}
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	if watchdog.Err() != nil {
-		t.Fatalf("the stress did not finish within %v: a lock was lost", lockStressWatchdog)
-	}
-	lockWantRWWaiters(t, rw, 0)
-	lockWantAvailable(t, rw, maxReaders)
-	p, ok := rw.TryLock()
-	if !ok {
-		t.Fatal("the RWMutex is stuck")
-	}
-	if int64(*p) != writes.Load() || writes.Load() == 0 {
-		t.Fatalf("value = %d, want %d successful writes (> 0)", *p, writes.Load())
-	}
-	rw.Unlock()
 }

@@ -1,7 +1,8 @@
 package gate_test
 
-// Model-based state-machine tests (TESTING.md layer 2) and a fuzz target
-// (layer 5) for the batch semaphore, as seen through Semaphore and RWMutex.
+// Model-based state-machine tests (TESTING.md layer 2) and fuzz targets
+// (layer 5) for the batch semaphore, as seen through Semaphore, Mutex and
+// RWMutex.
 //
 // Each test keeps a sequential model of the primitive next to the real one.
 // Every action is drawn on the test goroutine and starts at most one
@@ -15,11 +16,12 @@ package gate_test
 //
 // The model is the contract of API.md and the batch semaphore of DESIGN.md:
 //
-//   - an acquire that fits and finds nobody queued takes its permits at once,
-//     whatever the state of its ctx; n == 0 succeeds at once unless closed;
-//   - otherwise (ctx already done: ctx.Err(), no effect) it joins the FIFO
-//     queue and takes every available permit as a partial grant, so the
-//     available count stays 0 while anyone is queued;
+//   - an acquire whose ctx is already done returns ctx.Err() and has no
+//     effect, even if it could complete at once; then ErrClosed;
+//   - an acquire that fits and finds nobody queued takes its permits at once;
+//     n == 0 succeeds at once;
+//   - otherwise it joins the FIFO queue and takes every available permit as
+//     a partial grant, so the available count stays 0 while anyone is queued;
 //   - released or added permits go to the head first; the head is woken only
 //     when its request is fully met, then the next one gets the rest; what
 //     nobody queued can take becomes available;
@@ -35,7 +37,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -90,21 +91,6 @@ func drawCount(rt *rapid.T, label string, max int) int {
 // context (rarely; it only matters when the call would have to wait).
 func drawPrecancelled(rt *rapid.T) bool {
 	return rapid.IntRange(0, 7).Draw(rt, "precancelled") == 7
-}
-
-// expectPanic calls f and fails unless it panics with a message starting with
-// "gate: ".
-func expectPanic(rt *rapid.T, what string, f func()) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			rt.Fatalf("%s did not panic", what)
-		}
-		if s := fmt.Sprint(r); !strings.HasPrefix(s, "gate: ") {
-			rt.Fatalf("%s panicked with %q, want a message starting with \"gate: \"", what, s)
-		}
-	}()
-	f()
 }
 
 // ---------------------------------------------------------------------------
@@ -681,6 +667,325 @@ func oneProc(tb testing.TB) {
 }
 
 // ---------------------------------------------------------------------------
+// Mutex
+
+// mutexModel is the sequential model of a Mutex[int]. Every goroutine that
+// gets the lock reads the value and writes its own id, so the model also
+// tracks what each holder must read.
+type mutexModel struct {
+	locked bool
+	value  int            // id of the last holder, which wrote it through the pointer
+	queue  []int          // ids of the queued Lock calls, FIFO, oldest first
+	held   int            // id of the holder (0: none)
+	done   map[int]string // Lock goroutines that returned: id -> result
+}
+
+// granted records that id got the lock: it read value and wrote its id.
+func (m *mutexModel) granted(id int) {
+	m.locked = true
+	m.held = id
+	m.done[id] = fmt.Sprintf("locked v=%d", m.value)
+	m.value = id
+}
+
+// lock models Lock started by waiter id.
+func (m *mutexModel) lock(id int, precancelled bool) {
+	switch {
+	case precancelled: // a done ctx fails the call before anything else
+		m.done[id] = "canceled"
+	case !m.locked && len(m.queue) == 0:
+		m.granted(id)
+	default:
+		m.queue = append(m.queue, id)
+	}
+}
+
+// tryLock models TryLock by id and reports whether it succeeds; on success
+// the test goroutine reads the value and writes id, like a Lock.
+func (m *mutexModel) tryLock(id int) (read int, ok bool) {
+	if m.locked || len(m.queue) > 0 {
+		return 0, false
+	}
+	read = m.value
+	m.locked, m.held, m.value = true, id, id
+	return read, true
+}
+
+// unlock hands the lock to the oldest waiter, or unlocks.
+func (m *mutexModel) unlock() {
+	m.held = 0
+	if len(m.queue) == 0 {
+		m.locked = false
+		return
+	}
+	id := m.queue[0]
+	m.queue = m.queue[1:]
+	m.granted(id)
+}
+
+// cancel models the end of waiter id's ctx: a queued waiter leaves the queue;
+// any other is unaffected.
+func (m *mutexModel) cancel(id int) {
+	if i := slices.Index(m.queue, id); i >= 0 {
+		m.queue = slices.Delete(m.queue, i, i+1)
+		m.done[id] = "canceled"
+	}
+}
+
+func (m *mutexModel) clone() mutexModel {
+	c := *m
+	c.queue = slices.Clone(m.queue)
+	c.done = maps.Clone(m.done)
+	return c
+}
+
+// raceOutcomes returns the states a cancelRace may end in: the waiter left
+// the queue before the Unlock, or the Unlock came first (if the waiter was at
+// the head it got the lock and keeps it; otherwise it leaves the queue
+// after). A waiter granted the lock as its ctx ended and passing it on ends
+// in the first state, since a Mutex has no partial grant.
+func (m *mutexModel) raceOutcomes(r *modelRace[mutexModel]) []mutexModel {
+	first := m.clone()
+	first.cancel(r.id)
+	r.apply(&first)
+	after := m.clone()
+	r.apply(&after)
+	after.cancel(r.id) // no effect if the Unlock granted it
+	return []mutexModel{first, after}
+}
+
+type mutexObs struct {
+	Locked  bool
+	Waiters int
+	Held    int
+	Done    map[int]string
+}
+
+func (m *mutexModel) obs() mutexObs {
+	return mutexObs{Locked: m.locked, Waiters: len(m.queue), Held: m.held, Done: maps.Clone(m.done)}
+}
+
+type mutexCall struct {
+	ch chan rwResult // buffered; the goroutine sends once when it returns
+}
+
+// mutexMachine drives a real Mutex[int] next to its model. The goroutine or
+// test call that gets the lock reads the value and writes its id, so the race
+// detector checks the hand-over too.
+type mutexMachine struct {
+	mu *gate.Mutex[int]
+	m  mutexModel
+
+	nextID  int
+	pending map[int]mutexCall
+	cancels map[int]context.CancelFunc // contexts not cancelled yet
+	ctxs    []context.CancelFunc       // every context, for cleanup
+	held    int                        // id of the lock the test holds (0: none)
+	done    map[int]string
+
+	race *modelRace[mutexModel] // set by cancelRace until the next check resolves it
+}
+
+func newMutexMachine(rt *rapid.T) *mutexMachine {
+	mm := &mutexMachine{
+		pending: map[int]mutexCall{},
+		cancels: map[int]context.CancelFunc{},
+		done:    map[int]string{},
+	}
+	if rapid.Bool().Draw(rt, "zeroValue") {
+		mm.mu = new(gate.Mutex[int])
+	} else {
+		mm.mu = gate.NewMutex(0)
+	}
+	mm.m = mutexModel{done: map[int]string{}}
+	return mm
+}
+
+func (mm *mutexMachine) newID() int {
+	mm.nextID++
+	return mm.nextID
+}
+
+func (mm *mutexMachine) cleanup() {
+	for _, cancel := range mm.ctxs {
+		cancel()
+	}
+	for _, c := range mm.pending {
+		<-c.ch
+	}
+}
+
+func (mm *mutexMachine) settle(rt *rapid.T) {
+	synctest.Wait()
+	for id, c := range mm.pending {
+		select {
+		case r := <-c.ch:
+			delete(mm.pending, id)
+			res := resultString(r.err)
+			if r.err == nil {
+				res = fmt.Sprintf("locked v=%d", r.value)
+				if mm.held != 0 {
+					rt.Fatalf("Lock %d got the lock while %d holds it", id, mm.held)
+				}
+				mm.held = id
+			}
+			mm.done[id] = res
+		default:
+		}
+	}
+}
+
+func (mm *mutexMachine) check(rt *rapid.T) {
+	mm.settle(rt)
+	got := mutexObs{
+		Locked:  gate.MutexLocked(mm.mu),
+		Waiters: gate.MutexWaiters(mm.mu),
+		Held:    mm.held,
+		Done:    maps.Clone(mm.done),
+	}
+	if r := mm.race; r != nil {
+		mm.race = nil
+		mm.m = pickOutcome(mm.m.raceOutcomes(r), (*mutexModel).obs, got)
+	}
+	if diff := cmp.Diff(mm.m.obs(), got); diff != "" {
+		rt.Fatalf("Mutex differs from the model (-model +real):\n%s", diff)
+	}
+	if len(mm.pending) != len(mm.m.queue) {
+		rt.Fatalf("%d Lock goroutines parked, model queue has %d", len(mm.pending), len(mm.m.queue))
+	}
+}
+
+// lock starts Lock in a goroutine with its own context, sometimes already
+// cancelled.
+func (mm *mutexMachine) lock(rt *rapid.T) {
+	precancelled := drawPrecancelled(rt)
+	id := mm.newID()
+	ctx, cancel := context.WithCancel(context.Background())
+	mm.ctxs = append(mm.ctxs, cancel)
+	if precancelled {
+		cancel()
+	} else {
+		mm.cancels[id] = cancel
+	}
+	c := mutexCall{ch: make(chan rwResult, 1)}
+	mm.pending[id] = c
+	mu := mm.mu
+	go func() {
+		var r rwResult
+		p, err := mu.Lock(ctx)
+		r.err = err
+		if (err == nil) != (p != nil) {
+			r.err = fmt.Errorf("Lock returned pointer %p with error %v", p, err)
+		}
+		if r.err == nil {
+			r.value = *p
+			*p = id
+		}
+		c.ch <- r
+	}()
+	mm.m.lock(id, precancelled)
+}
+
+func (mm *mutexMachine) tryLock(rt *rapid.T) {
+	id := mm.newID()
+	p, ok := mm.mu.TryLock()
+	if ok != (p != nil) {
+		rt.Fatalf("TryLock returned pointer %p with ok = %v", p, ok)
+	}
+	want, wantOK := mm.m.tryLock(id)
+	if ok != wantOK {
+		rt.Fatalf("TryLock = %v, model: %v", ok, wantOK)
+	}
+	if !ok {
+		return
+	}
+	if *p != want {
+		rt.Fatalf("TryLock read %d, last holder was %d", *p, want)
+	}
+	*p = id
+	mm.held = id
+}
+
+// unlock unlocks the mutex if the test holds it; otherwise Unlock is misuse
+// and must panic, changing nothing.
+func (mm *mutexMachine) unlock(rt *rapid.T) {
+	if mm.held == 0 {
+		mustPanic(rt, "Unlock of an unlocked Mutex", mm.mu.Unlock)
+		return
+	}
+	mm.held = 0
+	mm.mu.Unlock()
+	mm.m.unlock()
+}
+
+// cancel cancels the context of a chosen Lock: a queued one, or one that has
+// already returned (which must change nothing).
+func (mm *mutexMachine) cancel(rt *rapid.T) {
+	id, ok := pick(rt, mm.cancels, "waiter")
+	if !ok {
+		return
+	}
+	mm.cancels[id]()
+	delete(mm.cancels, id)
+	mm.m.cancel(id)
+}
+
+// cancelRace cancels a queued waiter's ctx and unlocks, in either order,
+// before the waiter can run; see semMachine.cancelRace.
+func (mm *mutexMachine) cancelRace(rt *rapid.T) {
+	if mm.held == 0 {
+		return // nothing to unlock: a plain cancel
+	}
+	queued := map[int]bool{}
+	for _, id := range mm.m.queue {
+		queued[id] = true
+	}
+	id, ok := pick(rt, queued, "waiter")
+	if !ok {
+		return
+	}
+	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")
+	cancel := mm.cancels[id]
+	delete(mm.cancels, id)
+	mm.held = 0
+	if cancelFirst {
+		cancel()
+		mm.mu.Unlock()
+	} else {
+		mm.mu.Unlock()
+		cancel()
+	}
+	mm.race = &modelRace[mutexModel]{id: id, apply: (*mutexModel).unlock}
+}
+
+// mutexModelCheck is the property shared by TestMutexModel and
+// FuzzMutexModel.
+func mutexModelCheck(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		mm := newMutexMachine(rt)
+		rt.Cleanup(mm.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":           mm.check,
+			"lock":       mm.lock,
+			"tryLock":    mm.tryLock,
+			"unlock":     mm.unlock,
+			"cancel":     mm.cancel,
+			"cancelRace": mm.cancelRace,
+		})
+	})
+}
+
+func TestMutexModel(t *testing.T) {
+	oneProc(t)
+	rapid.Check(t, mutexModelCheck)
+}
+
+func FuzzMutexModel(f *testing.F) {
+	oneProc(f)
+	f.Fuzz(rapid.MakeFuzz(mutexModelCheck))
+}
+
+// ---------------------------------------------------------------------------
 // RWMutex
 
 // rwModelWaiter is a queued RLock or Lock in the model.
@@ -1052,9 +1357,9 @@ func (rm *rwMachine) misuse(rt *rapid.T) {
 	if len(rm.m.held) != 0 {
 		return // a lock is held: an unlock would be legal
 	}
-	expectPanic(rt, "RUnlock of an unlocked RWMutex", rm.rw.RUnlock)
-	expectPanic(rt, "Unlock of an unlocked RWMutex", rm.rw.Unlock)
-	expectPanic(rt, "Downgrade of an unlocked RWMutex", rm.rw.Downgrade)
+	mustPanic(rt, "RUnlock of an unlocked RWMutex", rm.rw.RUnlock)
+	mustPanic(rt, "Unlock of an unlocked RWMutex", rm.rw.Unlock)
+	mustPanic(rt, "Downgrade of an unlocked RWMutex", rm.rw.Downgrade)
 }
 
 func (rm *rwMachine) cancel(rt *rapid.T) {
@@ -1142,4 +1447,9 @@ func rwMutexModel(rt *rapid.T) {
 func TestRWMutexModel(t *testing.T) {
 	oneProc(t)
 	rapid.Check(t, rwMutexModel)
+}
+
+func FuzzRWMutexModel(f *testing.F) {
+	oneProc(f)
+	f.Fuzz(rapid.MakeFuzz(rwMutexModel))
 }

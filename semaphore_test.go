@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,84 +26,32 @@ import (
 // ---------------------------------------------------------------------------
 // Helpers
 
-// acquired is the result of one AcquireN call made in its own goroutine.
-type acquired struct {
-	p   *gate.Permit
-	err error
-}
-
-// goAcquire calls s.AcquireN(ctx, n) in a new goroutine; the result arrives
-// on the returned channel.
-func goAcquire(ctx context.Context, s *gate.Semaphore, n int) <-chan acquired {
-	ch := make(chan acquired, 1)
-	go func() {
+// goAcquire calls s.AcquireN(ctx, n) in a new goroutine (see async). A call
+// that succeeds with a Permit of other than n permits, or fails holding any,
+// returns an error that no check accepts.
+func goAcquire(ctx context.Context, s *gate.Semaphore, n int) *async[*gate.Permit] {
+	return goCall(fmt.Sprintf("AcquireN(%d)", n), func() (*gate.Permit, error) {
 		p, err := s.AcquireN(ctx, n)
-		ch <- acquired{&p, err}
-	}()
-	return ch
+		if err == nil && p.Count() != n || err != nil && p.Count() != 0 {
+			return &p, fmt.Errorf("returned a Permit of %d with error %v", p.Count(), err)
+		}
+		return &p, err
+	})
 }
 
 // startWaiter starts s.AcquireN(ctx, n) in a goroutine, waits until the bubble
 // is idle and checks that the call is parked and queued (one more waiter than
 // before). It must be called from inside a synctest bubble.
-func startWaiter(t *testing.T, ctx context.Context, s *gate.Semaphore, n int) <-chan acquired {
+func startWaiter(t *testing.T, ctx context.Context, s *gate.Semaphore, n int) *async[*gate.Permit] {
 	t.Helper()
 	before := gate.SemaphoreWaiters(s)
 	ch := goAcquire(ctx, s, n)
 	synctest.Wait()
-	assertBlocked(t, ch)
+	ch.pending(t)
 	if got := gate.SemaphoreWaiters(s); got != before+1 {
 		t.Fatalf("after starting AcquireN(%d): %d waiters, want %d", n, got, before+1)
 	}
 	return ch
-}
-
-// assertBlocked checks that the call behind ch has not returned.
-func assertBlocked(t *testing.T, ch <-chan acquired) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("call returned (count %d, err %v), want it still blocked", r.p.Count(), r.err)
-	default:
-	}
-}
-
-// result returns the result of the call behind ch, which must have returned
-// already (call synctest.Wait first).
-func result(t *testing.T, ch <-chan acquired) acquired {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	default:
-		t.Fatal("call still blocked, want it returned")
-		return acquired{}
-	}
-}
-
-// granted checks that the call behind ch returned a Permit of n permits.
-func granted(t *testing.T, ch <-chan acquired, n int) *gate.Permit {
-	t.Helper()
-	r := result(t, ch)
-	if r.err != nil {
-		t.Fatalf("AcquireN: err %v, want a permit of %d", r.err, n)
-	}
-	if r.p.Count() != n {
-		t.Fatalf("AcquireN: permit of %d, want %d", r.p.Count(), n)
-	}
-	return r.p
-}
-
-// failed checks that the call behind ch returned exactly want and no permit.
-func failed(t *testing.T, ch <-chan acquired, want error) {
-	t.Helper()
-	r := result(t, ch)
-	if r.err != want || !errors.Is(r.err, want) {
-		t.Fatalf("AcquireN: err %v, want %v", r.err, want)
-	}
-	if r.p.Count() != 0 {
-		t.Fatalf("failed AcquireN returned a permit of %d", r.p.Count())
-	}
 }
 
 func wantAvailable(t *testing.T, s *gate.Semaphore, want int) {
@@ -155,44 +98,6 @@ func wantTryErr(t *testing.T, s *gate.Semaphore, n int, want error) {
 	}
 }
 
-// cancelledCtx returns a context that is already cancelled.
-func cancelledCtx(parent context.Context) context.Context {
-	ctx, cancel := context.WithCancel(parent)
-	cancel()
-	return ctx
-}
-
-// panicMessage runs f and returns the message of its panic; ok is false if f
-// returned normally.
-func panicMessage(f func()) (msg string, ok bool) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		ok = true
-		if err, isErr := r.(error); isErr {
-			msg = err.Error()
-		} else {
-			msg = fmt.Sprint(r)
-		}
-	}()
-	f()
-	return "", false
-}
-
-// mustPanicGate checks that f panics with a message starting with "gate: ".
-func mustPanicGate(t *testing.T, what string, f func()) {
-	t.Helper()
-	msg, ok := panicMessage(f)
-	if !ok {
-		t.Fatalf("%s did not panic", what)
-	}
-	if !strings.HasPrefix(msg, "gate: ") {
-		t.Fatalf("%s panicked with %q, want a message starting with %q", what, msg, "gate: ")
-	}
-}
-
 // ---------------------------------------------------------------------------
 // Ports of tokio/tests/sync_semaphore.rs and tokio/tests/sync_semaphore_owned.rs.
 // (The owned variants are the same calls in Go. The *_in_async_context
@@ -208,23 +113,6 @@ func TestSemaphoreNoPermits(t *testing.T) {
 	wantTryErr(t, s, 1, gate.ErrNoPermits)
 }
 
-// Ports sync_semaphore.rs::try_acquire and sync_semaphore_owned.rs::try_acquire.
-func TestSemaphoreTryAcquire(t *testing.T) {
-	s := gate.NewSemaphore(1)
-	p1, err := s.TryAcquire()
-	if err != nil || p1.Count() != 1 {
-		t.Fatalf("first TryAcquire: %v, count %d", err, p1.Count())
-	}
-	if _, err := s.TryAcquire(); err != gate.ErrNoPermits {
-		t.Fatalf("second TryAcquire: err %v, want ErrNoPermits", err)
-	}
-	p1.Release()
-	p3, err := s.TryAcquire()
-	if err != nil || p3.Count() != 1 {
-		t.Fatalf("TryAcquire after Release: %v, count %d", err, p3.Count())
-	}
-}
-
 // Ports sync_semaphore_owned.rs::try_acquire_many.
 func TestSemaphoreTryAcquireMany(t *testing.T) {
 	s := gate.NewSemaphore(42)
@@ -234,22 +122,6 @@ func TestSemaphoreTryAcquireMany(t *testing.T) {
 	mustTry(t, s, 32)
 	mustTry(t, s, 10)
 	wantTryErr(t, s, 1, gate.ErrNoPermits)
-}
-
-// Ports sync_semaphore.rs::acquire and sync_semaphore_owned.rs::acquire: a
-// goroutine's Acquire completes once the held permit is released.
-func TestSemaphoreAcquireWaitsForRelease(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(1)
-		p1 := mustTry(t, s, 1)
-		w := startWaiter(t, t.Context(), s, 1)
-		p1.Release()
-		synctest.Wait()
-		p2 := granted(t, w, 1)
-		wantAvailable(t, s, 0)
-		p2.Release()
-		wantAvailable(t, s, 1)
-	})
 }
 
 // Ports sync_semaphore_owned.rs::acquire_many: with 32 of 42 held, acquiring
@@ -265,7 +137,7 @@ func TestSemaphoreAcquireMany(t *testing.T) {
 		w := startWaiter(t, t.Context(), s, 32)
 		p32.Release()
 		synctest.Wait()
-		p := granted(t, w, 32)
+		p := w.ok(t)
 		p.Release()
 		p10.Release()
 		wantAvailable(t, s, 42)
@@ -274,13 +146,15 @@ func TestSemaphoreAcquireMany(t *testing.T) {
 
 // Ports sync_semaphore.rs::add_permits and sync_semaphore_owned.rs::add_permits:
 // AddPermits(1) wakes an Acquire on a 0-permit semaphore.
+// Also ports sync_semaphore.rs blocking_acquire_waits_for_permit and
+// semaphore_batch.rs poll_acquire_one_zero_permits.
 func TestSemaphoreAddPermitsWakesWaiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := gate.NewSemaphore(0)
 		w := startWaiter(t, t.Context(), s, 1)
 		s.AddPermits(1)
 		synctest.Wait()
-		p := granted(t, w, 1)
+		p := w.ok(t)
 		wantAvailable(t, s, 0)
 		wantWaiters(t, s, 0)
 		p.Release()
@@ -323,22 +197,6 @@ func TestSemaphoreAddPermitsClosed(t *testing.T) {
 			}
 		}
 	}
-}
-
-// Ports sync_semaphore.rs::forget and sync_semaphore_owned.rs::forget: a
-// forgotten permit never comes back.
-func TestSemaphorePermitForget(t *testing.T) {
-	s := gate.NewSemaphore(1)
-	p := mustTry(t, s, 1)
-	wantAvailable(t, s, 0)
-	p.Forget()
-	if p.Count() != 0 {
-		t.Fatalf("Count() after Forget = %d, want 0", p.Count())
-	}
-	wantAvailable(t, s, 0)
-	p.Release() // p is empty now: nothing to return
-	wantAvailable(t, s, 0)
-	wantTryErr(t, s, 1, gate.ErrNoPermits)
 }
 
 // Ports sync_semaphore.rs::forget_open.
@@ -408,7 +266,7 @@ func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
 	s2 := gate.NewSemaphore(3)
 	p1 := mustTry(t, s1, 1)
 	p2 := mustTry(t, s2, 1)
-	mustPanicGate(t, "Merge of permits of different semaphores", func() { p1.Merge(p2) })
+	mustPanic(t, "Merge of permits of different semaphores", func() { p1.Merge(p2) })
 	// An empty permit of another semaphore (Split(0)) is still from another
 	// semaphore.
 	p3 := mustTry(t, s2, 1)
@@ -416,7 +274,7 @@ func TestSemaphorePermitMergeUnrelatedPanics(t *testing.T) {
 	if !ok {
 		t.Fatal("Split(0) failed")
 	}
-	mustPanicGate(t, "Merge of an empty permit of another semaphore", func() { p1.Merge(&empty) })
+	mustPanic(t, "Merge of an empty permit of another semaphore", func() { p1.Merge(&empty) })
 }
 
 // Merging a Permit into itself changes nothing (it must not empty it), and a
@@ -435,13 +293,50 @@ func TestSemaphorePermitMergeSelfAndOverflow(t *testing.T) {
 	big := gate.NewSemaphore(gate.MaxPermits)
 	q := mustTry(t, big, gate.MaxPermits)
 	dup := gate.CopyPermit(q) // a copy: misuse, but Merge must not wrap the count
-	mustPanicGate(t, "Merge past MaxPermits", func() { q.Merge(&dup) })
+	mustPanic(t, "Merge past MaxPermits", func() { q.Merge(&dup) })
 	if q.Count() != gate.MaxPermits || dup.Count() != gate.MaxPermits {
 		t.Fatalf("after the failed Merge: counts %d and %d, want MaxPermits both", q.Count(), dup.Count())
 	}
 	dup.Forget()
 	q.Release()
 	wantAvailable(t, big, gate.MaxPermits)
+}
+
+// A copied Permit (the misuse that Permit's noCopy makes go vet report)
+// released after the original returns its permits a second time. When that
+// would leave more than MaxPermits free, Release panics with "gate: " and
+// changes nothing: on the lock-free path (nobody queued), and on the queued
+// path, where the free permits are the head waiter's partial grant.
+func TestSemaphoreCopiedPermitReleasePanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, n := range []int{1, gate.MaxPermits} {
+			s := gate.NewSemaphore(gate.MaxPermits)
+			p := mustTry(t, s, n)
+			dup := gate.CopyPermit(p)
+			p.Release()
+			wantAvailable(t, s, gate.MaxPermits)
+			mustPanic(t, fmt.Sprintf("Release of a copied Permit of %d", n), dup.Release)
+			wantAvailable(t, s, gate.MaxPermits)
+		}
+
+		s := gate.NewSemaphore(gate.MaxPermits)
+		p := mustTry(t, s, 2)
+		dup := gate.CopyPermit(p)
+		r := mustTry(t, s, 1)
+		p.Release()
+		w := startWaiter(t, t.Context(), s, gate.MaxPermits) // takes MaxPermits-1
+		wantHeadGrant(t, s, gate.MaxPermits-1)
+		mustPanic(t, "Release of a copied Permit of 2 with a waiter queued", dup.Release)
+		wantHeadGrant(t, s, gate.MaxPermits-1)
+		wantAvailable(t, s, 0)
+		synctest.Wait()
+		w.pending(t)
+		r.Release()
+		synctest.Wait()
+		q := w.ok(t)
+		q.Release()
+		wantAvailable(t, s, gate.MaxPermits)
+	})
 }
 
 // Ports sync_semaphore.rs::split.
@@ -475,41 +370,6 @@ func TestSemaphorePermitSplit(t *testing.T) {
 	wantAvailable(t, s, 5)
 }
 
-// Ports sync_semaphore.rs::stress_test and sync_semaphore_owned.rs::stress_test:
-// 1000 goroutines acquire and release one of 5 permits; exactly 5 are left.
-func TestSemaphoreStress(t *testing.T) {
-	s := gate.NewSemaphore(5)
-	var inUse, peak atomic.Int64
-	var wg sync.WaitGroup
-	for range 1000 {
-		wg.Go(func() {
-			p, err := s.Acquire(context.Background())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			n := inUse.Add(1)
-			for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
-			}
-			runtime.Gosched()
-			inUse.Add(-1)
-			p.Release()
-		})
-	}
-	wg.Wait()
-	if peak.Load() > 5 {
-		t.Fatalf("%d permits held at once, want at most 5", peak.Load())
-	}
-	wantAvailable(t, s, 5)
-	wantWaiters(t, s, 0)
-	for i := range 5 {
-		if _, err := s.TryAcquire(); err != nil {
-			t.Fatalf("TryAcquire #%d: %v", i+1, err)
-		}
-	}
-	wantTryErr(t, s, 1, gate.ErrNoPermits)
-}
-
 // Ports sync_semaphore.rs::add_max_amount_permits.
 func TestSemaphoreAddMaxAmountPermits(t *testing.T) {
 	s := gate.NewSemaphore(0)
@@ -526,107 +386,69 @@ func TestSemaphoreAddMaxAmountPermits(t *testing.T) {
 // adds nothing).
 func TestSemaphoreAddMoreThanMaxPermitsPanics(t *testing.T) {
 	s := gate.NewSemaphore(1)
-	mustPanicGate(t, "NewSemaphore(1).AddPermits(MaxPermits)", func() { s.AddPermits(gate.MaxPermits) })
+	mustPanic(t, "NewSemaphore(1).AddPermits(MaxPermits)", func() { s.AddPermits(gate.MaxPermits) })
 	wantAvailable(t, s, 1)
 
 	s = gate.NewSemaphore(gate.MaxPermits - 1)
 	s.AddPermits(1)
 	wantAvailable(t, s, gate.MaxPermits)
-	mustPanicGate(t, "AddPermits(1) at MaxPermits", func() { s.AddPermits(1) })
+	mustPanic(t, "AddPermits(1) at MaxPermits", func() { s.AddPermits(1) })
 	wantAvailable(t, s, gate.MaxPermits)
 
 	s = gate.NewSemaphore(0)
-	mustPanicGate(t, "AddPermits(MaxPermits+1)", func() { s.AddPermits(gate.MaxPermits + 1) })
-	mustPanicGate(t, "AddPermits(math.MaxInt)", func() { s.AddPermits(math.MaxInt) })
+	mustPanic(t, "AddPermits(MaxPermits+1)", func() { s.AddPermits(gate.MaxPermits + 1) })
+	mustPanic(t, "AddPermits(math.MaxInt)", func() { s.AddPermits(math.MaxInt) })
 	wantAvailable(t, s, 0)
 
 	// Requests whose shifted count does not fit the state word (n<<2
 	// truncates) must panic too, not wrap into a subtraction.
 	s = gate.NewSemaphore(5)
 	for _, n := range []int{math.MaxInt, math.MaxInt - 2, math.MaxInt/2 + 1, gate.MaxPermits + 1} {
-		mustPanicGate(t, fmt.Sprintf("NewSemaphore(5).AddPermits(%d)", n), func() { s.AddPermits(n) })
+		mustPanic(t, fmt.Sprintf("NewSemaphore(5).AddPermits(%d)", n), func() { s.AddPermits(n) })
 		wantAvailable(t, s, 5)
 	}
 }
 
 // Ports sync_semaphore.rs::panic_when_exceeds_maxpermits.
+// Also ports semaphore_batch.rs validates_max_permits.
 func TestSemaphoreNewAboveMaxPermitsPanics(t *testing.T) {
-	mustPanicGate(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
-	mustPanicGate(t, "NewSemaphore(math.MaxInt)", func() { gate.NewSemaphore(math.MaxInt) })
-}
-
-// Ports sync_semaphore.rs::no_panic_at_maxpermits.
-func TestSemaphoreNoPanicAtMaxPermits(t *testing.T) {
-	s := gate.NewSemaphore(gate.MaxPermits)
-	wantAvailable(t, s, gate.MaxPermits)
-	s = gate.NewSemaphore(gate.MaxPermits - 1)
-	s.AddPermits(1)
-	wantAvailable(t, s, gate.MaxPermits)
-}
-
-// Ports sync_semaphore.rs::blocking_acquire and blocking_acquire_owned:
-// acquiring from another goroutine and releasing restores the count.
-func TestSemaphoreBlockingAcquire(t *testing.T) {
-	s := gate.NewSemaphore(1)
-	done := make(chan error)
-	go func() {
-		p, err := s.Acquire(context.Background())
-		if err == nil {
-			if s.Available() != 0 {
-				err = fmt.Errorf("Available() = %d while held, want 0", s.Available())
-			}
-			p.Release()
-		}
-		done <- err
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	wantAvailable(t, s, 1)
-}
-
-// Ports sync_semaphore.rs::blocking_acquire_waits_for_permit: a goroutine
-// blocks in Acquire until AddPermits.
-func TestSemaphoreBlockingAcquireWaitsForPermit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(0)
-		w := startWaiter(t, t.Context(), s, 1)
-		synctest.Wait()
-		assertBlocked(t, w)
-		s.AddPermits(1)
-		synctest.Wait()
-		p := granted(t, w, 1)
-		p.Release()
-		wantAvailable(t, s, 1)
-	})
+	mustPanic(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
+	mustPanic(t, "NewSemaphore(math.MaxInt)", func() { gate.NewSemaphore(math.MaxInt) })
 }
 
 // Ports sync_semaphore.rs::blocking_acquire_many and
 // blocking_acquire_many_owned: 5 permits, AcquireN(3) from a goroutine leaves 2.
+// Also ports sync_semaphore.rs blocking_acquire.
 func TestSemaphoreBlockingAcquireMany(t *testing.T) {
 	s := gate.NewSemaphore(5)
-	r := <-goAcquire(context.Background(), s, 3)
-	if r.err != nil || r.p.Count() != 3 {
-		t.Fatalf("AcquireN(3): %v, count %d", r.err, r.p.Count())
+	watchdog(t)
+	p, err := goAcquire(context.Background(), s, 3).wait(t)
+	if err != nil {
+		t.Fatal(err)
 	}
 	wantAvailable(t, s, 2)
-	r.p.Release()
+	p.Release()
 	wantAvailable(t, s, 5)
 }
 
 // Ports sync_semaphore.rs::blocking_acquire_closed: every acquire variant
 // fails on a closed semaphore, permits available or not.
+// Also ports semaphore_batch.rs close_semaphore_prevents_acquire.
 func TestSemaphoreBlockingAcquireClosed(t *testing.T) {
 	s := gate.NewSemaphore(5)
 	s.Close()
 	for _, n := range []int{1, 2, 5, 6} {
-		if r := <-goAcquire(context.Background(), s, n); r.err != gate.ErrClosed || r.p.Count() != 0 {
-			t.Errorf("AcquireN(%d) on closed: %v, count %d; want ErrClosed", n, r.err, r.p.Count())
+		if _, err := goAcquire(context.Background(), s, n).wait(t); err != gate.ErrClosed {
+			t.Errorf("AcquireN(%d) on closed: %v, want ErrClosed", n, err)
 		}
 	}
 	if _, err := s.Acquire(context.Background()); err != gate.ErrClosed {
 		t.Errorf("Acquire on closed: %v, want ErrClosed", err)
 	}
+	if !s.IsClosed() {
+		t.Error("IsClosed() = false after Close")
+	}
+	wantTryErr(t, s, 1, gate.ErrClosed)
 	wantAvailable(t, s, 5)
 }
 
@@ -682,6 +504,8 @@ func TestSemaphoreTryAcquireManyAvailable(t *testing.T) {
 }
 
 // Ports semaphore_batch.rs::poll_acquire_one_unavailable.
+// Also ports sync_semaphore.rs acquire and sync_semaphore_owned.rs acquire (a
+// waiting Acquire completes once the held permit is released).
 func TestSemaphoreAcquireOneUnavailable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := gate.NewSemaphore(1)
@@ -695,7 +519,7 @@ func TestSemaphoreAcquireOneUnavailable(t *testing.T) {
 		p1.Release()
 		wantAvailable(t, s, 0) // went to the waiter, not to the count
 		synctest.Wait()
-		p2 := granted(t, w, 1)
+		p2 := w.ok(t)
 		wantAvailable(t, s, 0)
 		p2.Release()
 		wantAvailable(t, s, 1)
@@ -725,8 +549,8 @@ func TestSemaphoreAcquireManyUnavailable(t *testing.T) {
 		p1.Release()
 		wantAvailable(t, s, 0)
 		synctest.Wait()
-		p5 := granted(t, w5, 5)
-		assertBlocked(t, w3)
+		p5 := w5.ok(t)
+		w3.pending(t)
 		wantAvailable(t, s, 0)
 		wantWaiters(t, s, 1)
 		wantHeadGrant(t, s, 0)
@@ -734,14 +558,14 @@ func TestSemaphoreAcquireManyUnavailable(t *testing.T) {
 		one, _ := p5.Split(1)
 		one.Release()
 		synctest.Wait()
-		assertBlocked(t, w3)
+		w3.pending(t)
 		wantAvailable(t, s, 0)
 		wantHeadGrant(t, s, 1)
 
 		two, _ := p5.Split(2)
 		two.Release()
 		synctest.Wait()
-		p3 := granted(t, w3, 3)
+		p3 := w3.ok(t)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 0)
 
@@ -752,6 +576,7 @@ func TestSemaphoreAcquireManyUnavailable(t *testing.T) {
 }
 
 // Ports semaphore_batch.rs::try_acquire_one_unavailable.
+// Also ports sync_semaphore.rs try_acquire and sync_semaphore_owned.rs try_acquire.
 func TestSemaphoreTryAcquireOneUnavailable(t *testing.T) {
 	s := gate.NewSemaphore(1)
 	p := mustTry(t, s, 1)
@@ -782,32 +607,12 @@ func TestSemaphoreTryAcquireManyUnavailable(t *testing.T) {
 	wantAvailable(t, s, 2)
 }
 
-// Ports semaphore_batch.rs::poll_acquire_one_zero_permits.
-func TestSemaphoreAcquireOneZeroPermits(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(0)
-		wantAvailable(t, s, 0)
-		w := startWaiter(t, t.Context(), s, 1)
-		s.AddPermits(1)
-		synctest.Wait()
-		granted(t, w, 1)
-		wantAvailable(t, s, 0)
-	})
-}
-
 // Ports semaphore_batch.rs::max_permits_doesnt_panic.
+// Also ports sync_semaphore.rs no_panic_at_maxpermits (MaxPermits-1 plus 1 is in
+// TestSemaphoreAddMoreThanMaxPermitsPanics).
 func TestSemaphoreMaxPermitsDoesntPanic(t *testing.T) {
-	if msg, ok := panicMessage(func() { gate.NewSemaphore(gate.MaxPermits) }); ok {
-		t.Fatalf("NewSemaphore(MaxPermits) panicked: %s", msg)
-	}
-	// 2^61-1 where int has 64 bits, 2^29-1 where it has 32 (API.md).
-	want := uint64(1)<<61 - 1
-	if strconv.IntSize == 32 {
-		want = 1<<29 - 1
-	}
-	if uint64(gate.MaxPermits) != want {
-		t.Fatalf("MaxPermits = %d, want %d on a %d-bit int", gate.MaxPermits, want, strconv.IntSize)
-	}
+	s := gate.NewSemaphore(gate.MaxPermits)
+	wantAvailable(t, s, gate.MaxPermits)
 }
 
 // A request for MaxPermits can wait, collect a partial grant of MaxPermits-1,
@@ -821,22 +626,17 @@ func TestSemaphoreMaxPermitsRequestWaits(t *testing.T) {
 		wantAvailable(t, s, 0)
 		cancel()
 		synctest.Wait()
-		failed(t, w, context.Canceled)
+		w.failed(t, context.Canceled)
 		wantAvailable(t, s, gate.MaxPermits-1)
 
 		w = startWaiter(t, t.Context(), s, gate.MaxPermits)
 		s.AddPermits(1)
 		synctest.Wait()
-		p := granted(t, w, gate.MaxPermits)
+		p := w.ok(t)
 		wantAvailable(t, s, 0)
 		p.Release()
 		wantAvailable(t, s, gate.MaxPermits)
 	})
-}
-
-// Ports semaphore_batch.rs::validates_max_permits.
-func TestSemaphoreValidatesMaxPermits(t *testing.T) {
-	mustPanicGate(t, "NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) })
 }
 
 // Ports semaphore_batch.rs::try_acquire_validates_max_permits,
@@ -859,44 +659,9 @@ func TestSemaphoreRequestAboveMaxPermits(t *testing.T) {
 	})
 }
 
-// Ports semaphore_batch.rs::close_semaphore_prevents_acquire: acquires on a
-// closed semaphore fail and the count is unchanged.
-func TestSemaphoreClosePreventsAcquire(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(5)
-		s.Close()
-		if !s.IsClosed() {
-			t.Fatal("IsClosed() = false after Close")
-		}
-		wantAvailable(t, s, 5)
-		for range 2 {
-			p, err := s.Acquire(t.Context())
-			if err != gate.ErrClosed || p.Count() != 0 {
-				t.Fatalf("Acquire on closed: %v, count %d; want ErrClosed", err, p.Count())
-			}
-			wantAvailable(t, s, 5)
-		}
-		if _, err := s.TryAcquire(); err != gate.ErrClosed {
-			t.Fatalf("TryAcquire on closed: %v, want ErrClosed", err)
-		}
-		wantAvailable(t, s, 5)
-	})
-}
-
-// Ports semaphore_batch.rs::close_semaphore_notifies_permit1.
-func TestSemaphoreCloseNotifiesWaiter(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(0)
-		w := startWaiter(t, t.Context(), s, 1)
-		s.Close()
-		synctest.Wait()
-		failed(t, w, gate.ErrClosed)
-		wantWaiters(t, s, 0)
-	})
-}
-
 // Ports semaphore_batch.rs::close_semaphore_notifies_permit2: Close wakes
 // every waiter with ErrClosed; held permits still go back afterwards.
+// Also ports semaphore_batch.rs close_semaphore_notifies_permit1.
 func TestSemaphoreCloseNotifiesWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := gate.NewSemaphore(2)
@@ -909,8 +674,8 @@ func TestSemaphoreCloseNotifiesWaiters(t *testing.T) {
 		w4 := startWaiter(t, t.Context(), s, 1)
 		s.Close()
 		synctest.Wait()
-		failed(t, w3, gate.ErrClosed)
-		failed(t, w4, gate.ErrClosed)
+		w3.failed(t, gate.ErrClosed)
+		w4.failed(t, gate.ErrClosed)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 0)
 		p1.Release()
@@ -936,7 +701,7 @@ func TestSemaphoreCancelReleasesPartialGrant(t *testing.T) {
 		wantHeadGrant(t, s, 6)
 		cancel()
 		synctest.Wait()
-		failed(t, w, context.Canceled)
+		w.failed(t, context.Canceled)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 6)
 		mustTry(t, s, 6)
@@ -968,7 +733,7 @@ func TestSemaphoreUpdatePermitsManyTimes(t *testing.T) {
 		wantHeadGrant(t, s, 5)
 		s.AddPermits(5)
 		synctest.Wait()
-		granted(t, w, 7)
+		w.ok(t)
 		wantAvailable(t, s, 3)
 		if got := s.ForgetPermits(3); got != 3 {
 			t.Fatalf("ForgetPermits(3) = %d, want 3", got)
@@ -984,16 +749,16 @@ func TestSemaphoreUpdatePermitsManyTimes(t *testing.T) {
 func TestSemaphoreFIFO(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := gate.NewSemaphore(0)
-		var ws []<-chan acquired
+		var ws []*async[*gate.Permit]
 		for range 5 {
 			ws = append(ws, startWaiter(t, t.Context(), s, 1))
 		}
 		for i := range ws {
 			s.AddPermits(1)
 			synctest.Wait()
-			granted(t, ws[i], 1)
+			ws[i].ok(t)
 			for _, w := range ws[i+1:] {
-				assertBlocked(t, w)
+				w.pending(t)
 			}
 			wantWaiters(t, s, len(ws)-i-1)
 			wantAvailable(t, s, 0)
@@ -1013,28 +778,28 @@ func TestSemaphoreFIFOMixedRequests(t *testing.T) {
 
 		s.AddPermits(1) // to A, which still needs 2
 		synctest.Wait()
-		assertBlocked(t, wA)
-		assertBlocked(t, wB)
+		wA.pending(t)
+		wB.pending(t)
 		wantHeadGrant(t, s, 1)
 
 		s.AddPermits(2) // completes A only
 		synctest.Wait()
-		granted(t, wA, 3)
-		assertBlocked(t, wB)
+		wA.ok(t)
+		wB.pending(t)
 		wantHeadGrant(t, s, 0)
 		wantWaiters(t, s, 3)
 
 		s.AddPermits(3) // completes B and C; D gets nothing
 		synctest.Wait()
-		granted(t, wB, 1)
-		granted(t, wC, 2)
-		assertBlocked(t, wD)
+		wB.ok(t)
+		wC.ok(t)
+		wD.pending(t)
 		wantHeadGrant(t, s, 0)
 		wantAvailable(t, s, 0)
 
 		s.AddPermits(2) // completes D; 1 left over
 		synctest.Wait()
-		granted(t, wD, 1)
+		wD.ok(t)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 1)
 	})
@@ -1052,13 +817,13 @@ func TestSemaphoreNoBarging(t *testing.T) {
 		wantTryErr(t, s, 1, gate.ErrNoPermits)
 		newcomer := goAcquire(t.Context(), s, 1)
 		synctest.Wait()
-		pw := granted(t, w, 1)
-		assertBlocked(t, newcomer)
+		pw := w.ok(t)
+		newcomer.pending(t)
 		wantWaiters(t, s, 1)
 
 		pw.Release()
 		synctest.Wait()
-		granted(t, newcomer, 1)
+		newcomer.ok(t)
 		wantAvailable(t, s, 0)
 	})
 }
@@ -1075,13 +840,13 @@ func TestSemaphoreNoBargingPartialGrant(t *testing.T) {
 		wantTryErr(t, s, 1, gate.ErrNoPermits)
 		wantAvailable(t, s, 0)
 		synctest.Wait()
-		assertBlocked(t, w)
+		w.pending(t)
 		wantHeadGrant(t, s, 1)
 		wantTryErr(t, s, 1, gate.ErrNoPermits)
 
 		held.Release() // 2 more: 1 completes w, 1 is left over
 		synctest.Wait()
-		granted(t, w, 2)
+		w.ok(t)
 		wantAvailable(t, s, 1)
 	})
 }
@@ -1098,20 +863,20 @@ func TestSemaphoreLargeHeadBlocksSmaller(t *testing.T) {
 		two, _ := held.Split(2)
 		two.Release()
 		synctest.Wait()
-		assertBlocked(t, wBig)
-		assertBlocked(t, wSmall) // 2 permits were returned, but the head is first
+		wBig.pending(t)
+		wSmall.pending(t) // 2 permits were returned, but the head is first
 		wantHeadGrant(t, s, 2)
 		wantAvailable(t, s, 0)
 
 		one, _ := held.Split(1)
 		one.Release()
 		synctest.Wait()
-		pBig := granted(t, wBig, 3)
-		assertBlocked(t, wSmall)
+		pBig := wBig.ok(t)
+		wSmall.pending(t)
 
 		held.Release()
 		synctest.Wait()
-		pSmall := granted(t, wSmall, 1)
+		pSmall := wSmall.ok(t)
 		wantAvailable(t, s, 0)
 		pBig.Release()
 		pSmall.Release()
@@ -1131,8 +896,8 @@ func TestSemaphoreNewcomerQueuesBehindLargeRequest(t *testing.T) {
 		wSmall := startWaiter(t, t.Context(), s, 1)
 		s.AddPermits(4)
 		synctest.Wait()
-		granted(t, wBig, 5)
-		granted(t, wSmall, 1)
+		wBig.ok(t)
+		wSmall.ok(t)
 		wantAvailable(t, s, 0)
 	})
 }
@@ -1144,7 +909,7 @@ func TestSemaphoreDoneCtxFailsEvenWhenFree(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		expired, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 		defer cancel()
-		for _, ctx := range []context.Context{cancelledCtx(t.Context()), expired} {
+		for _, ctx := range []context.Context{doneCtx(t.Context()), expired} {
 			s := gate.NewSemaphore(3)
 			for _, n := range []int{0, 1, 2, 3, gate.MaxPermits + 1} {
 				p, err := s.AcquireN(ctx, n)
@@ -1177,7 +942,7 @@ func TestSemaphoreDoneCtxWouldWait(t *testing.T) {
 			ctx  context.Context
 			want error
 		}{
-			{cancelledCtx(t.Context()), context.Canceled},
+			{doneCtx(t.Context()), context.Canceled},
 			{expired, context.DeadlineExceeded},
 		} {
 			s := gate.NewSemaphore(2)
@@ -1197,7 +962,7 @@ func TestSemaphoreDoneCtxWouldWait(t *testing.T) {
 			wantHeadGrant(t, s, 2)
 			s.AddPermits(1)
 			synctest.Wait()
-			granted(t, w, 3)
+			w.ok(t)
 		}
 	})
 }
@@ -1214,19 +979,19 @@ func TestSemaphoreCancelWhileWaiting(t *testing.T) {
 
 		cancel2(errors.New("some cause"))
 		synctest.Wait()
-		failed(t, w2, context.Canceled) // ctx.Err(), not the cause
-		assertBlocked(t, w1)
-		assertBlocked(t, w3)
+		w2.failed(t, context.Canceled) // ctx.Err(), not the cause
+		w1.pending(t)
+		w3.pending(t)
 		wantWaiters(t, s, 2)
 		wantAvailable(t, s, 0)
 
 		s.AddPermits(1)
 		synctest.Wait()
-		granted(t, w1, 1)
-		assertBlocked(t, w3)
+		w1.ok(t)
+		w3.pending(t)
 		s.AddPermits(1)
 		synctest.Wait()
-		granted(t, w3, 1)
+		w3.ok(t)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 0)
 	})
@@ -1246,38 +1011,20 @@ func TestSemaphoreCancelPassesPartialGrant(t *testing.T) {
 
 		cancel1()
 		synctest.Wait()
-		failed(t, w1, context.Canceled)
-		p2 := granted(t, w2, 5)
-		assertBlocked(t, w3)
+		w1.failed(t, context.Canceled)
+		p2 := w2.ok(t)
+		w3.pending(t)
 		wantHeadGrant(t, s, 1)
 		wantAvailable(t, s, 0)
 		wantWaiters(t, s, 1)
 
 		held.Release() // 1 completes w3, 3 left
 		synctest.Wait()
-		p3 := granted(t, w3, 2)
+		p3 := w3.ok(t)
 		wantAvailable(t, s, 3)
 		p2.Release()
 		p3.Release()
 		wantAvailable(t, s, 10)
-	})
-}
-
-// Cancelling the last waiter with a partial grant returns it to the count and
-// reopens the fast path.
-func TestSemaphoreCancelLastWaiterRestoresCount(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(3)
-		ctx, cancel := context.WithCancel(t.Context())
-		w := startWaiter(t, ctx, s, 4)
-		wantAvailable(t, s, 0)
-		cancel()
-		synctest.Wait()
-		failed(t, w, context.Canceled)
-		wantAvailable(t, s, 3)
-		p := mustTry(t, s, 3)
-		p.Release()
-		wantAvailable(t, s, 3)
 	})
 }
 
@@ -1337,7 +1084,7 @@ func TestSemaphoreDeadlineGrantedBefore(t *testing.T) {
 		<-time.After(30 * time.Minute)
 		s.AddPermits(2)
 		synctest.Wait()
-		p := granted(t, w, 2)
+		p := w.ok(t)
 		<-time.After(time.Hour)
 		synctest.Wait()
 		wantAvailable(t, s, 0)
@@ -1364,12 +1111,9 @@ func TestSemaphoreAcquireZero(t *testing.T) {
 
 		s.Close()
 		synctest.Wait()
-		failed(t, w, gate.ErrClosed)
+		w.failed(t, gate.ErrClosed)
 		if p, err := s.AcquireN(t.Context(), 0); err != gate.ErrClosed || p.Count() != 0 {
 			t.Fatalf("AcquireN(0) on closed: %v, count %d; want ErrClosed", err, p.Count())
-		}
-		if p, err := s.AcquireN(cancelledCtx(t.Context()), 0); err != context.Canceled || p.Count() != 0 {
-			t.Fatalf("AcquireN(0) on closed with done ctx: %v, count %d; want context.Canceled", err, p.Count())
 		}
 		wantTryErr(t, s, 0, gate.ErrClosed)
 	})
@@ -1397,41 +1141,6 @@ func TestSemaphoreTryAcquireNErrorOrder(t *testing.T) {
 	wantAvailable(t, s, 1)
 }
 
-// AddPermits serves the queued waiters first, oldest first, and only the rest
-// becomes available.
-func TestSemaphoreAddPermitsFIFO(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := gate.NewSemaphore(0)
-		wA := startWaiter(t, t.Context(), s, 2)
-		wB := startWaiter(t, t.Context(), s, 1)
-		wC := startWaiter(t, t.Context(), s, 3)
-		wD := startWaiter(t, t.Context(), s, 1)
-
-		s.AddPermits(3)
-		wantAvailable(t, s, 0)
-		synctest.Wait()
-		granted(t, wA, 2)
-		granted(t, wB, 1)
-		assertBlocked(t, wC)
-		assertBlocked(t, wD)
-		wantHeadGrant(t, s, 0)
-
-		s.AddPermits(2)
-		synctest.Wait()
-		assertBlocked(t, wC)
-		assertBlocked(t, wD) // 1 request fits in 2, but C is first
-		wantHeadGrant(t, s, 2)
-		wantAvailable(t, s, 0)
-
-		s.AddPermits(3) // 1 to C, 1 to D, 1 left
-		synctest.Wait()
-		granted(t, wC, 3)
-		granted(t, wD, 1)
-		wantWaiters(t, s, 0)
-		wantAvailable(t, s, 1)
-	})
-}
-
 // ForgetPermits takes only available permits: with a queue it removes nothing
 // and leaves the head's partial grant alone.
 func TestSemaphoreForgetPermitsWithWaiters(t *testing.T) {
@@ -1444,7 +1153,7 @@ func TestSemaphoreForgetPermitsWithWaiters(t *testing.T) {
 		wantHeadGrant(t, s, 2)
 		s.AddPermits(1)
 		synctest.Wait()
-		p := granted(t, w, 3)
+		p := w.ok(t)
 		p.Release()
 		wantAvailable(t, s, 3)
 		if got := s.ForgetPermits(0); got != 0 {
@@ -1468,9 +1177,9 @@ func TestSemaphoreCloseReturnsPartialGrants(t *testing.T) {
 
 		s.Close()
 		synctest.Wait()
-		failed(t, w5, gate.ErrClosed)
-		failed(t, w3, gate.ErrClosed)
-		failed(t, w1, gate.ErrClosed)
+		w5.failed(t, gate.ErrClosed)
+		w3.failed(t, gate.ErrClosed)
+		w1.failed(t, gate.ErrClosed)
 		wantWaiters(t, s, 0)
 		wantAvailable(t, s, 4)
 		if p, err := s.Acquire(t.Context()); err != gate.ErrClosed || p.Count() != 0 {
@@ -1521,7 +1230,7 @@ func TestSemaphoreZeroValue(t *testing.T) {
 		w := startWaiter(t, t.Context(), &s, 1)
 		s.AddPermits(2)
 		synctest.Wait()
-		p := granted(t, w, 1)
+		p := w.ok(t)
 		wantAvailable(t, &s, 1)
 		p.Release()
 		wantAvailable(t, &s, 2)
@@ -1567,6 +1276,7 @@ func TestSemaphorePermitReleaseIdempotent(t *testing.T) {
 
 // Forget drops the permits for good: the capacity shrinks by Count, Release
 // afterwards returns nothing.
+// Also ports sync_semaphore.rs forget and sync_semaphore_owned.rs forget.
 func TestSemaphorePermitForgetShrinks(t *testing.T) {
 	s := gate.NewSemaphore(5)
 	p := mustTry(t, s, 3)
@@ -1605,7 +1315,7 @@ func TestSemaphorePermitMergeZero(t *testing.T) {
 	var z2 gate.Permit
 	r := mustTry(t, s, 1)
 	z2.Merge(r)
-	mustPanicGate(t, "Merge into a merged zero Permit from another semaphore", func() { z2.Merge(q) })
+	mustPanic(t, "Merge into a merged zero Permit from another semaphore", func() { z2.Merge(q) })
 }
 
 // Every negative count panics with a message starting with "gate: ", and the
@@ -1627,7 +1337,7 @@ func TestSemaphoreNegativeCountsPanic(t *testing.T) {
 			{"NewSemaphore(MaxPermits+1)", func() { gate.NewSemaphore(gate.MaxPermits + 1) }},
 			{"AcquireN(-1)", func() { s.AcquireN(ctx, -1) }},
 			{"AcquireN(math.MinInt)", func() { s.AcquireN(ctx, math.MinInt) }},
-			{"AcquireN(-1) with done ctx", func() { s.AcquireN(cancelledCtx(ctx), -1) }},
+			{"AcquireN(-1) with done ctx", func() { s.AcquireN(doneCtx(ctx), -1) }},
 			{"AcquireN(-1) on closed", func() { closed.AcquireN(ctx, -1) }},
 			{"TryAcquireN(-1)", func() { s.TryAcquireN(-1) }},
 			{"TryAcquireN(-1) on closed", func() { closed.TryAcquireN(-1) }},
@@ -1636,7 +1346,7 @@ func TestSemaphoreNegativeCountsPanic(t *testing.T) {
 			{"Permit.Split(-1)", func() { p.Split(-1) }},
 			{"zero Permit.Split(-1)", func() { zero.Split(-1) }},
 		} {
-			mustPanicGate(t, tc.what, tc.f)
+			mustPanic(t, tc.what, tc.f)
 		}
 		wantAvailable(t, s, 1)
 		wantWaiters(t, s, 0)
@@ -1676,32 +1386,26 @@ func TestSemaphoreGrantedWhileCancelled(t *testing.T) {
 			wg.Wait()
 			synctest.Wait()
 
-			r1 := result(t, w1)
-			switch {
-			case r1.err == nil:
+			p1, err1 := w1.returned(t)
+			switch err1 {
+			case nil:
 				outcomes["granted"]++
-				if r1.p.Count() != need {
-					t.Fatalf("w1 succeeded with %d permits, want %d", r1.p.Count(), need)
-				}
-				assertBlocked(t, w2)
+				w2.pending(t)
 				wantWaiters(t, s, 1)
 				wantAvailable(t, s, 0)
-				r1.p.Release()
+				p1.Release()
 				synctest.Wait()
-				p2 := granted(t, w2, 1)
+				p2 := w2.ok(t)
 				p2.Release()
-			case r1.err == context.Canceled:
+			case context.Canceled:
 				outcomes["cancelled"]++
-				if r1.p.Count() != 0 {
-					t.Fatalf("cancelled w1 holds %d permits", r1.p.Count())
-				}
 				// Its need permits went on: 1 to w2, the rest to the count.
-				p2 := granted(t, w2, 1)
+				p2 := w2.ok(t)
 				wantWaiters(t, s, 0)
 				wantAvailable(t, s, need-1)
 				p2.Release()
 			default:
-				t.Fatalf("w1: unexpected error %v", r1.err)
+				t.Fatalf("w1: unexpected error %v", err1)
 			}
 			wantWaiters(t, s, 0)
 			wantAvailable(t, s, need)
@@ -1731,104 +1435,19 @@ func TestSemaphoreCancelledWhileClosed(t *testing.T) {
 			close(start)
 			wg.Wait()
 			synctest.Wait()
-			r1 := result(t, w1)
-			if (r1.err != context.Canceled && r1.err != gate.ErrClosed) || r1.p.Count() != 0 {
-				t.Fatalf("w1: %v, count %d; want context.Canceled or ErrClosed", r1.err, r1.p.Count())
+			if _, err1 := w1.returned(t); err1 != context.Canceled && err1 != gate.ErrClosed {
+				t.Fatalf("w1: %v; want context.Canceled or ErrClosed", err1)
 			}
 			// w2 may have received w1's grant if the cancel came first.
-			r2 := result(t, w2)
+			p2, err2 := w2.returned(t)
 			held := 0
-			if r2.err == nil {
-				held = r2.p.Count()
-			} else if r2.err != gate.ErrClosed {
-				t.Fatalf("w2: %v", r2.err)
+			if err2 == nil {
+				held = p2.Count()
+			} else if err2 != gate.ErrClosed {
+				t.Fatalf("w2: %v", err2)
 			}
 			wantAvailable(t, s, 2-held)
 			wantWaiters(t, s, 0)
 		})
-	}
-}
-
-// Conservation under a cancellation storm, with real concurrency: random
-// requests, random cancellation and deadlines, held permits never exceed the
-// capacity, and every permit is back at the end.
-func TestSemaphoreStressCancel(t *testing.T) {
-	const capacity = 5
-	goroutines, iters := 16, 300
-	if testing.Short() {
-		iters = 50
-	}
-	for _, closeMidway := range []bool{false, true} {
-		s := gate.NewSemaphore(capacity)
-		// Every context derives from parent, which a watchdog cancels if the
-		// run takes far too long: lost permits or a lost wake-up then fail
-		// the test instead of hanging it.
-		parent, stop := context.WithCancel(context.Background())
-		var hung atomic.Bool
-		watchdog := time.AfterFunc(20*time.Second, func() { hung.Store(true); stop() })
-		var inUse atomic.Int64
-		var ok, cancelled, closedErrs atomic.Int64
-		var wg sync.WaitGroup
-		for g := range goroutines {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(g), 1))
-				for it := range iters {
-					if closeMidway && g == 0 && it == iters/2 {
-						s.Close()
-					}
-					n := 1 + rng.IntN(capacity)
-					ctx, cancel := context.WithCancel(parent)
-					cancelT := context.CancelFunc(func() {})
-					switch rng.IntN(4) {
-					case 0:
-						cancel()
-					case 1:
-						go cancel()
-					case 2:
-						ctx, cancelT = context.WithTimeout(ctx, time.Duration(rng.IntN(50))*time.Microsecond)
-					}
-					p, err := s.AcquireN(ctx, n)
-					cancelT()
-					cancel()
-					switch {
-					case err == nil:
-						if p.Count() != n {
-							t.Errorf("AcquireN(%d) returned %d permits", n, p.Count())
-						}
-						if in := inUse.Add(int64(n)); in > capacity {
-							t.Errorf("%d permits held at once, capacity %d", in, capacity)
-						}
-						runtime.Gosched()
-						inUse.Add(-int64(n))
-						p.Release()
-						ok.Add(1)
-					case err == context.Canceled || err == context.DeadlineExceeded:
-						cancelled.Add(1)
-					case err == gate.ErrClosed:
-						closedErrs.Add(1)
-					default:
-						t.Errorf("AcquireN: %v", err)
-					}
-					if p.Count() != 0 && err != nil {
-						t.Errorf("failed AcquireN holds %d permits", p.Count())
-					}
-				}
-			})
-		}
-		wg.Wait()
-		watchdog.Stop()
-		stop()
-		t.Logf("closeMidway=%v: %d acquired, %d cancelled, %d closed", closeMidway, ok.Load(), cancelled.Load(), closedErrs.Load())
-		if hung.Load() {
-			t.Fatalf("closeMidway=%v: waiters stayed parked with no permit held (Available() = %d, %d waiters): permits or a wake-up were lost",
-				closeMidway, s.Available(), gate.SemaphoreWaiters(s))
-		}
-		if s.Available() != capacity {
-			t.Fatalf("closeMidway=%v: Available() = %d at the end, want %d", closeMidway, s.Available(), capacity)
-		}
-		wantWaiters(t, s, 0)
-		if s.IsClosed() != closeMidway {
-			t.Fatalf("IsClosed() = %v", s.IsClosed())
-		}
 	}
 }

@@ -15,9 +15,11 @@ package gate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,8 +37,9 @@ func stormScale(n int) int {
 	return n
 }
 
-// A storm hands out contexts that end at random and runs the goroutines that
-// cancel some of them.
+// A storm hands out contexts that end at random (randomCtx) and runs the
+// goroutines that cancel some more of them: those end right as their call
+// gets going, or while it waits, with no timer in between.
 type storm struct {
 	cancels chan context.CancelFunc
 	wg      sync.WaitGroup
@@ -62,24 +65,18 @@ func (st *storm) stop() {
 }
 
 // ctx returns a context for one call; the caller calls cancel after the call.
+// Three in ten are cancelled by the storm's goroutines, the rest come from
+// randomCtx.
 func (st *storm) ctx(r *rand.Rand) (context.Context, context.CancelFunc) {
-	switch k := r.IntN(10); {
-	case k < 3: // never ends
-		return context.Background(), func() {}
-	case k < 4: // already ended: must not matter if the call need not wait
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		return ctx, cancel
-	case k < 7: // a tiny deadline, possibly already passed
-		return context.WithTimeout(context.Background(), time.Duration(r.IntN(50))*time.Microsecond)
-	default: // cancelled by another goroutine at some point
-		ctx, cancel := context.WithCancel(context.Background())
-		select {
-		case st.cancels <- cancel:
-		default: // the cancellers are busy: this one ends when the call is over
-		}
-		return ctx, cancel
+	if r.IntN(10) >= 3 {
+		return randomCtx(r, context.Background())
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	select {
+	case st.cancels <- cancel:
+	default: // the cancellers are busy: this one ends when the call is over
+	}
+	return ctx, cancel
 }
 
 // checkStormErr reports err unless it is nil, one of allowed, or ctx.Err()
@@ -87,7 +84,7 @@ func (st *storm) ctx(r *rand.Rand) (context.Context, context.CancelFunc) {
 // The stress and linearizability tests share it.
 func checkStormErr(t *testing.T, what string, ctx context.Context, err error, allowed ...error) {
 	t.Helper()
-	if err == nil {
+	if err == nil || isCtxErr(ctx, err) {
 		return
 	}
 	for _, a := range allowed {
@@ -95,15 +92,13 @@ func checkStormErr(t *testing.T, what string, ctx context.Context, err error, al
 			return
 		}
 	}
-	if ctxErr := ctx.Err(); ctxErr == nil || err != ctxErr {
-		t.Errorf("%s: unexpected error %v (ctx.Err() = %v)", what, err, ctxErr)
-	}
+	t.Errorf("%s: unexpected error %v (ctx.Err() = %v)", what, err, ctx.Err())
 }
 
-// stallTimeout is how long waitLive waits before it calls the run stuck:
-// a hundred times what a whole run takes under -race, so that no slow machine
-// trips it; it only turns a hang into a report.
-const stallTimeout = 2 * time.Minute
+// stallTimeout is how long waitLive waits before it calls the run stuck: ten
+// times what a whole storm takes under -race, and short enough that it reports
+// the primitive's state before the test's watchdog fails the run.
+const stallTimeout = watchdogTimeout - 5*time.Second
 
 // waitLive waits for wg. If the goroutines are not done after stallTimeout,
 // it fails t with state() and every goroutine's stack, leaving the stuck
@@ -139,6 +134,7 @@ func hold(r *rand.Rand) {
 // permits are ever held, an acquire that starts after Close returned fails
 // with ErrClosed, and in the end every permit is back and nobody is queued.
 func TestSemaphoreStressCancelStorm(t *testing.T) {
+	watchdog(t)
 	for _, tc := range []struct {
 		name        string
 		closeMidway bool
@@ -291,11 +287,109 @@ func semaphoreStorm(t *testing.T, closeMidway bool) {
 	}
 }
 
+// Ports sync_semaphore.rs::stress_test and sync_semaphore_owned.rs::stress_test:
+// 1000 goroutines acquire and release one of 5 permits, most of them queued
+// at once; at most 5 are held at a time and exactly 5 are left.
+func TestSemaphoreStress(t *testing.T) {
+	watchdog(t)
+	s := gate.NewSemaphore(5)
+	var inUse, peak atomic.Int64
+	var wg sync.WaitGroup
+	for range 1000 {
+		wg.Go(func() {
+			p, err := s.Acquire(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inUse.Add(1)
+			for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+			}
+			runtime.Gosched()
+			inUse.Add(-1)
+			p.Release()
+		})
+	}
+	wg.Wait()
+	if peak.Load() > 5 {
+		t.Fatalf("%d permits held at once, want at most 5", peak.Load())
+	}
+	wantAvailable(t, s, 5)
+	wantWaiters(t, s, 0)
+	for i := range 5 {
+		if _, err := s.TryAcquire(); err != nil {
+			t.Fatalf("TryAcquire #%d: %v", i+1, err)
+		}
+	}
+	wantTryErr(t, s, 1, gate.ErrNoPermits)
+}
+
+// TestSemaphoreAddPermitsOverflowRace races AddPermits(2), which would push
+// the count past MaxPermits, with an AcquireN(MaxPermits) on a semaphore of
+// MaxPermits-1: the acquire is on its way into the queue, taking the
+// MaxPermits-1 as a partial grant, while the add runs. Whichever comes first,
+// the add must panic with "gate: " and change nothing: the waiter stays
+// queued with its partial grant (it can never be served), and once its ctx is
+// cancelled exactly MaxPermits-1 permits are available again. A release that
+// published the wrapped count before checking it would hand the waiter a
+// negative grant and leave the semaphore at -2^61 for good.
+func TestSemaphoreAddPermitsOverflowRace(t *testing.T) {
+	watchdog(t)
+	iters := stormScale(2000)
+	for i := range iters {
+		s := gate.NewSemaphore(gate.MaxPermits - 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		start := make(chan struct{})
+		w := goAcquire(ctx, s, gate.MaxPermits)
+		add := goErr("AddPermits(2)", func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if msg := fmt.Sprint(r); strings.HasPrefix(msg, "gate: ") {
+						err = errAddPanicked
+					} else {
+						err = fmt.Errorf("panicked with %q", msg)
+					}
+				}
+			}()
+			<-start
+			if i%2 == 0 {
+				runtime.Gosched() // let the acquire get ahead, sometimes
+			}
+			s.AddPermits(2)
+			return nil
+		})
+		close(start)
+		if _, err := add.wait(t); err != errAddPanicked {
+			t.Fatalf("iteration %d: AddPermits(2) past MaxPermits: %v, want a panic starting with \"gate: \"", i, err)
+		}
+		for gate.SemaphoreWaiters(s) == 0 {
+			runtime.Gosched() // the acquire must queue: it can never be met
+		}
+		if g := gate.SemaphoreHeadGrant(s); g != gate.MaxPermits-1 {
+			t.Fatalf("iteration %d: the queued AcquireN holds %d permits, want MaxPermits-1", i, g)
+		}
+		cancel()
+		if _, err := w.wait(t); err != context.Canceled {
+			t.Fatalf("iteration %d: AcquireN(MaxPermits) = %v, want context.Canceled", i, err)
+		}
+		if got := s.Available(); got != gate.MaxPermits-1 {
+			t.Fatalf("iteration %d: Available() = %d after the race, want MaxPermits-1 = %d", i, got, gate.MaxPermits-1)
+		}
+		wantWaiters(t, s, 0)
+	}
+}
+
+// errAddPanicked is what the AddPermits goroutine of
+// TestSemaphoreAddPermitsOverflowRace returns when AddPermits panicked as it
+// must.
+var errAddPanicked = errors.New("AddPermits panicked")
+
 // TestMutexStressCancelStorm runs many goroutines that Lock (under a
 // cancellation storm) or TryLock one Mutex[int] and increment the value it
 // owns. At most one holds it at a time, no increment is lost, and in the end
 // it is free with nobody queued.
 func TestMutexStressCancelStorm(t *testing.T) {
+	watchdog(t)
 	goroutines, iters := 16, stormScale(7500)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -378,6 +472,7 @@ func TestMutexStressCancelStorm(t *testing.T) {
 // is free with nobody queued. It runs with one reader at most (where Downgrade
 // keeps the single permit), with three, and with the zero value (MaxReaders).
 func TestRWMutexStressCancelStorm(t *testing.T) {
+	watchdog(t)
 	for _, tc := range []struct {
 		name       string
 		maxReaders int // 0: the zero value
@@ -573,9 +668,181 @@ func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try fu
 	}
 }
 
+// noBargingBlocking is noBarging for the blocking calls (Acquire, AcquireN,
+// Lock, RLock), whose fast path must refuse too while anyone is queued, and
+// whose slow path must queue behind, never ahead. The waiting goroutine takes
+// the whole primitive again and again, as in noBarging; the others call
+// acquire, which waits with a ctx from a storm, and may queue themselves.
+// Seeing someone queued no longer means the waiter is queued, so they count:
+// a newcomer reads exited, then waiters(), then entered. Each newcomer inside
+// acquire when waiters() ran had entered by then and had not exited before
+// the first read, so at most entered - exited of them were queued: if
+// waiters() is larger, the waiter was queued then, before the newcomer's own
+// call began. That call may then return success only after the waiter was
+// served: epoch has moved. It catches a release that leaves permits where a
+// newcomer's fast path takes them, a newcomer queued ahead of the waiter, and
+// a hand-out that skips the head waiter for a smaller request behind it.
+//
+// acquire returns the release of what it took, or the call's error.
+func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func()), acquire func(ctx context.Context, r *rand.Rand) (release func(), err error), waiters func() int) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	var epoch, entered, exited atomic.Int64
+	var done atomic.Bool
+	var served, checked, barged atomic.Int64 // epochs, successes that followed a queued waiter, wrong ones
+	st := newStorm(1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer done.Store(true)
+		r := rand.New(rand.NewPCG(seed, 0))
+		for range rounds {
+			release := waitAll()
+			epoch.Add(1)
+			served.Add(1)
+			hold(r)
+			release()
+			hold(r)
+		}
+	})
+	for g := range 3 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
+			for !done.Load() {
+				e := epoch.Load()
+				x := exited.Load()
+				q := int64(waiters())
+				waiterQueued := q > entered.Load()-x
+				ctx, cancel := st.ctx(r)
+				entered.Add(1)
+				release, err := acquire(ctx, r)
+				exited.Add(1)
+				checkStormErr(t, "blocking acquire", ctx, err)
+				cancel()
+				if err != nil {
+					continue
+				}
+				if waiterQueued {
+					checked.Add(1)
+					if epoch.Load() == e {
+						barged.Add(1)
+					}
+				}
+				hold(r)
+				release()
+			}
+		})
+	}
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("epoch=%d waiters=%d entered=%d exited=%d", epoch.Load(), waiters(), entered.Load(), exited.Load())
+	})
+	st.stop()
+	t.Logf("%d epochs; %d successful calls began behind the queued waiter", served.Load(), checked.Load())
+	if b := barged.Load(); b != 0 {
+		t.Errorf("%d blocking calls that began while the waiter was queued returned before it was served", b)
+	}
+	if checked.Load() == 0 {
+		t.Errorf("no call began behind the queued waiter: the test checked nothing")
+	}
+}
+
+// TestSemaphoreStressNoBargingBlocking: while AcquireN(all permits) is
+// queued, an Acquire or AcquireN that starts later returns only after it.
+func TestSemaphoreStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	const permits = 4
+	s := gate.NewSemaphore(permits)
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			p, err := s.AcquireN(context.Background(), permits)
+			if err != nil {
+				t.Errorf("AcquireN: %v", err)
+			}
+			return p.Release
+		},
+		func(ctx context.Context, r *rand.Rand) (func(), error) {
+			var p gate.Permit
+			var err error
+			if r.IntN(2) == 0 {
+				p, err = s.Acquire(ctx)
+			} else {
+				p, err = s.AcquireN(ctx, 1+r.IntN(2))
+			}
+			return p.Release, err
+		},
+		func() int { return gate.SemaphoreWaiters(s) })
+	if got := s.Available(); got != permits {
+		t.Errorf("Available() = %d at the end, want %d", got, permits)
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestMutexStressNoBargingBlocking: while a Lock is queued, a Lock that
+// starts later returns only after it has held the mutex.
+func TestMutexStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	var m gate.Mutex[int]
+	lock := func(ctx context.Context, _ *rand.Rand) (func(), error) {
+		p, err := m.Lock(ctx)
+		if err == nil {
+			*p++
+		}
+		return m.Unlock, err
+	}
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			unlock, err := lock(context.Background(), nil)
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			return unlock
+		},
+		lock,
+		func() int { return gate.MutexWaiters(&m) })
+	if gate.MutexLocked(&m) {
+		t.Errorf("mutex locked at the end")
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestRWMutexStressNoBargingBlocking: while a writer is queued, an RLock or
+// Lock that starts later returns only after that writer has held the lock.
+func TestRWMutexStressNoBargingBlocking(t *testing.T) {
+	watchdog(t)
+	rw := gate.NewRWMutexMaxReaders(0, 3)
+	noBargingBlocking(t, stormScale(10000),
+		func() func() {
+			p, err := rw.Lock(context.Background())
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			*p++
+			return rw.Unlock
+		},
+		func(ctx context.Context, r *rand.Rand) (func(), error) {
+			if r.IntN(4) == 0 {
+				p, err := rw.Lock(ctx)
+				if err == nil {
+					*p++
+				}
+				return rw.Unlock, err
+			}
+			p, err := rw.RLock(ctx)
+			if err == nil {
+				_ = *p
+			}
+			return rw.RUnlock, err
+		},
+		func() int { return gate.RWMutexWaiters(rw) })
+	if a := gate.RWMutexAvailable(rw); a != 3 {
+		t.Errorf("%d read permits free at the end, want 3", a)
+	}
+	goleak.VerifyNone(t)
+}
+
 // TestSemaphoreStressNoBarging: while AcquireN(all permits) is queued,
 // TryAcquireN never succeeds until that waiter has been served.
 func TestSemaphoreStressNoBarging(t *testing.T) {
+	watchdog(t)
 	const permits = 4
 	s := gate.NewSemaphore(permits)
 	noBarging(t, stormScale(40000),
@@ -600,6 +867,7 @@ func TestSemaphoreStressNoBarging(t *testing.T) {
 // TestMutexStressNoBarging: while a Lock is queued, TryLock never succeeds
 // until that waiter has held the lock.
 func TestMutexStressNoBarging(t *testing.T) {
+	watchdog(t)
 	var m gate.Mutex[int]
 	noBarging(t, stormScale(40000),
 		func() func() {
@@ -628,6 +896,7 @@ func TestMutexStressNoBarging(t *testing.T) {
 // succeeds until that writer has held the lock (write preference), and
 // TryLock neither.
 func TestRWMutexStressNoBarging(t *testing.T) {
+	watchdog(t)
 	rw := gate.NewRWMutexMaxReaders(0, 3)
 	noBarging(t, stormScale(40000),
 		func() func() {
