@@ -940,6 +940,7 @@ func TestRWMutexStressNoBarging(t *testing.T) {
 // returned fails, a receive from Ready is always followed by a value or
 // ErrClosed, and a WaitClosed returns nil only once the receiver closed.
 func TestOneshotStressNothingLost(t *testing.T) {
+	watchdog(t)
 	workers, rounds := 8, stormScale(2500)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -1122,6 +1123,7 @@ func (v watchStressValue) consistent() bool {
 // sender's Close wakes every waiting receiver, WaitClosed returns once the
 // receivers are gone, and nothing is left queued.
 func TestWatchStress(t *testing.T) {
+	watchdog(t)
 	t.Run("modify", func(t *testing.T) { watchStorm(t, false) })
 	t.Run("replace", func(t *testing.T) { watchStorm(t, true) })
 	goleak.VerifyNone(t)
@@ -1317,6 +1319,7 @@ func watchStorm(t *testing.T, replace bool) {
 // empties the cell and returns the value, and the next round initializes it
 // again.
 func TestOnceCellStressInitStorm(t *testing.T) {
+	watchdog(t)
 	goroutines, rounds := 8, stormScale(1500)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -1466,6 +1469,7 @@ func TestOnceCellStressInitStorm(t *testing.T) {
 // the end): no value is lost or handed out twice by Take, and the cell is
 // never left closed and empty.
 func TestOnceCellStressTakeStorm(t *testing.T) {
+	watchdog(t)
 	goroutines, iters := 8, stormScale(4000)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
