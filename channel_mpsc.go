@@ -51,11 +51,11 @@ const (
 //
 // Life of a block: a sender that finds no block for its slot appends one
 // (grow); senders write slots and set their bits; once every slot is written
-// (the block is final), the first sender that walks past it moves tailBlock
-// on and records in released the tail position it saw right after (tokio's
+// (the block is final), a sender moves tailBlock past it (advanceTail) and
+// records in released the tail position it saw right after (tokio's
 // observed_tail_position). Every sender that may still hold a pointer to the
-// block loaded tailBlock before that move, so it had claimed its slot before
-// that position. Once the receiver's index has passed the position, all of
+// block loaded tailBlock (or saw the block unreleased) before that move, so
+// it had claimed its slot before that position. Once the receiver's index has passed the position, all of
 // those senders have written their slots, which they do last: no sender
 // touches the block again and the receiver may reset it and append it after
 // the tail for reuse.
@@ -121,6 +121,8 @@ type mpscChan[T any] struct {
 	// Senders' side: written by every send.
 	tail      atomic.Uint64                // see the bit map above
 	tailBlock atomic.Pointer[mpscBlock[T]] // the block of the tail, or one before it
+	hint      atomic.Pointer[mpscBlock[T]] // a block at or past tailBlock; see findBlock
+	walkers   atomic.Int32                 // senders holding a block reached through hint
 	_         mpscPad
 
 	// Receiver's side: used by the receiver's goroutine only.
@@ -150,6 +152,7 @@ func newMPSC[T any](capacity int64) (*MPSCSender[T], *MPSCReceiver[T]) {
 	c := &mpscChan[T]{capacity: capacity, readyCh: make(chan struct{}, 1)}
 	b := new(mpscBlock[T])
 	c.tailBlock.Store(b)
+	c.hint.Store(b)
 	c.head, c.freeHead = b, b
 	if capacity > 0 {
 		c.sem.init(capacity, 0)
@@ -229,34 +232,69 @@ func (c *mpscChan[T]) push(v T) {
 	c.write(idx, v)
 }
 
-// findBlock walks from b, the tail block a sender loaded, to the block that
-// starts at start, appending blocks where the list ends. On its way it moves
-// tailBlock past blocks whose every slot is written and marks them released
-// (see mpscBlock). It is outlined: a send needs it once per block.
+// findBlock returns the block that starts at start, for a sender that
+// claimed a slot there and found that b, the tailBlock it loaded after its
+// claim, is an earlier block. It is outlined: a send needs it once per block.
+//
+// tailBlock moves only past blocks whose every slot is written, so that the
+// release protocol holds (see mpscBlock). A sender preempted between its
+// claim and its write keeps its block unwritten for as long as it is
+// descheduled, and meanwhile the other senders may fill thousands of blocks:
+// walking from tailBlock each time would cost them time linear in that
+// distance. So the walk starts from hint when that is further on: the last
+// block a sender found, never behind tailBlock. A sender holds a block
+// reached through hint outside the release protocol, so it counts itself in
+// walkers while it does, and the receiver recycles no block while walkers is
+// not 0 (hint has left a block before its release is recorded, so a sender
+// that counts itself later never loads it).
 func (c *mpscChan[T]) findBlock(b *mpscBlock[T], start uint64) *mpscBlock[T] {
-	// b.start < start always: tailBlock moves past a block only when all its
-	// slots are written, and our slot is not.
-	advance := true
+	c.walkers.Add(1)
+	h := c.hint.Load()
+	if h.start > b.start && h.start <= start {
+		b = h
+	}
 	for b.start != start {
 		next := b.next.Load()
 		if next == nil {
 			next = c.grow(b)
 		}
-		if advance && b.ready.Load()&mpscReadyAll == mpscReadyAll {
-			if c.tailBlock.CompareAndSwap(b, next) {
-				// We moved the tail on. Any sender that still holds b
-				// loaded tailBlock before this CAS, hence claimed its slot
-				// before the position loaded now.
-				b.released.Store(c.tail.Load()>>mpscTailShift + 1)
-			} else {
-				// Another sender moved it (or it is past b already):
-				// leave the job to the senders at the front.
-				advance = false
-			}
-		}
 		b = next
 	}
+	if b.start > h.start {
+		c.hint.CompareAndSwap(h, b) // may fail: another sender moved it on
+	}
+	c.walkers.Add(-1)
+	c.advanceTail()
 	return b
+}
+
+// mpscReleasing in mpscBlock.released marks a block that a sender is moving
+// tailBlock past: no other sender may start a walk there, and the receiver may
+// not recycle it yet.
+const mpscReleasing = ^uint64(0)
+
+// advanceTail moves tailBlock past the blocks whose every slot is written, a
+// few at most, and releases them: it records in each the tail position seen
+// after tailBlock left it. Every sender that may still hold such a block
+// loaded tailBlock (or saw it unreleased through hint) before that, so it
+// had claimed its slot before the recorded position.
+func (c *mpscChan[T]) advanceTail() {
+	for range 4 {
+		t := c.tailBlock.Load()
+		next := t.next.Load()
+		if next == nil || t.ready.Load()&mpscReadyAll != mpscReadyAll {
+			return // t is the last block, or a send is still writing it
+		}
+		if !t.released.CompareAndSwap(0, mpscReleasing) {
+			return // another sender is moving tailBlock past t
+		}
+		// Only the sender that marked t moves tailBlock off t; hint, if it
+		// is still at t, goes with it (hint is never behind tailBlock once
+		// a release is recorded).
+		c.tailBlock.Store(next)
+		c.hint.CompareAndSwap(t, next)
+		t.released.Store(c.tail.Load()>>mpscTailShift + 1)
+	}
 }
 
 // grow appends a new block after b and returns b's successor: ours, or the
@@ -349,10 +387,13 @@ func (c *mpscChan[T]) emptyOrBusy(i uint64) int {
 // recycle resets the blocks behind head that no sender can touch any more
 // and appends them after the tail for reuse.
 func (c *mpscChan[T]) recycle() {
+	if c.walkers.Load() != 0 {
+		return // a sender may hold any block through hint: try again later
+	}
 	for c.freeHead != c.head {
 		b := c.freeHead
 		r := b.released.Load()
-		if r == 0 || r-1 > c.index {
+		if r == 0 || r == mpscReleasing || r-1 > c.index {
 			return // some sender may still hold b
 		}
 		c.freeHead = b.next.Load()
