@@ -1149,7 +1149,8 @@ func (r *MPSCReceiver[T]) Ready() <-chan struct{} {
 // Close closes the receiver: senders' later and queued sends and reserves
 // fail with [ErrClosed], and WaitClosed returns. Values already sent and
 // values sent on slots reserved before are still received; after them Recv
-// returns ErrClosed. Close is idempotent.
+// returns ErrClosed. Close is idempotent. Unlike the other methods, it may be
+// called from another goroutine than the one receiving.
 func (r *MPSCReceiver[T]) Close() {
 	c := r.c
 	if c.rxClosed.Load() {
@@ -1164,6 +1165,10 @@ func (r *MPSCReceiver[T]) Close() {
 	ws := q.takeAll()
 	q.mu.Unlock()
 	wakeAll(ws)
+	// Close touches no state of the receiving goroutine, so it may also
+	// come from another goroutine to end a Recv or a select on Ready that
+	// waits on an idle channel.
+	c.wakeIfSettled()
 }
 
 // IsClosed reports whether Close was called or every sender is closed, even

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
+
 	"github.com/gophergate/gate"
 )
 
@@ -1597,3 +1601,429 @@ func TestMPSCLinearizable(t *testing.T) {
 		}
 	}
 }
+
+// ---------------------------------------------------------------------------
+// A rapid model of the bounded channel (TESTING.md layer 2), under
+// rapid.SyncTest: each action draws on the test goroutine and starts at most
+// one goroutine (a waiting Send, ReserveN or Recv); the check settles the
+// bubble and compares what can be observed with a sequential model.
+//
+// The model is the batch semaphore of capacity slots (see model_test.go's
+// semModel) plus the buffer. Values pushed by senders that one event granted
+// together (a release of several slots) may arrive in any order among
+// themselves, so the buffer is a list of groups; a receive must return a value
+// of the first group.
+
+type mpscModelWaiter struct {
+	id, n, grant int
+	val          int // a Send's value; -1 for a ReserveN
+}
+
+type mpscModel struct {
+	cap, avail       int
+	queue            []mpscModelWaiter
+	buf              [][]int        // groups, oldest first
+	held             map[int]int    // permits held by the test: id -> slots left
+	done             map[int]string // Send/ReserveN goroutines that returned
+	rxClosed, txDone bool           // receiver closed; the (only) sender handle closed
+}
+
+func (m *mpscModel) closed() bool { return m.rxClosed || m.txDone }
+
+func (m *mpscModel) drained() bool { return m.closed() && m.avail == m.cap && len(m.queue) == 0 }
+
+func (m *mpscModel) len() int {
+	n := 0
+	for _, g := range m.buf {
+		n += len(g)
+	}
+	return n
+}
+
+// granted records that w's request was met.
+func (m *mpscModel) granted(w mpscModelWaiter, group *[]int) {
+	m.done[w.id] = "granted"
+	if w.val >= 0 {
+		*group = append(*group, w.val)
+	} else {
+		m.held[w.id] = w.n
+	}
+}
+
+// give hands n freed slots to the queue, head first; the rest becomes free.
+func (m *mpscModel) give(n int) {
+	var group []int
+	for n > 0 && len(m.queue) > 0 {
+		w := &m.queue[0]
+		need := w.n - w.grant
+		if n < need {
+			w.grant += n
+			n = 0
+			break
+		}
+		n -= need
+		m.granted(*w, &group)
+		m.queue = m.queue[1:]
+	}
+	if len(m.queue) == 0 {
+		m.avail += n
+	}
+	if len(group) > 0 {
+		m.buf = append(m.buf, group)
+	}
+}
+
+// request models Send (val >= 0, n == 1) or ReserveN (val == -1).
+func (m *mpscModel) request(id, n, val int, precancelled bool) {
+	switch {
+	case precancelled:
+		m.done[id] = "canceled"
+	case n > m.cap:
+		m.done[id] = "too-many"
+	case m.closed():
+		m.done[id] = "closed"
+	case n == 0 || len(m.queue) == 0 && m.avail >= n:
+		m.avail -= n
+		var g []int
+		m.granted(mpscModelWaiter{id: id, n: n, val: val}, &g)
+		if len(g) > 0 {
+			m.buf = append(m.buf, g)
+		}
+	default:
+		m.queue = append(m.queue, mpscModelWaiter{id: id, n: n, grant: m.avail, val: val})
+		m.avail = 0
+	}
+}
+
+// take removes v from the first group and frees its slot, or reports false
+// if v is not there.
+func (m *mpscModel) take(v int) bool {
+	if len(m.buf) == 0 {
+		return false
+	}
+	i := slices.Index(m.buf[0], v)
+	if i < 0 {
+		return false
+	}
+	m.buf[0] = slices.Delete(slices.Clone(m.buf[0]), i, i+1)
+	if len(m.buf[0]) == 0 {
+		m.buf = m.buf[1:]
+	}
+	m.give(1)
+	return true
+}
+
+func (m *mpscModel) close() {
+	for _, w := range m.queue {
+		m.done[w.id] = "closed"
+		m.avail += w.grant
+	}
+	m.queue = nil
+}
+
+type mpscObs struct {
+	Capacity, Len, Waiters, HeadGrant int
+	RxClosed, TxIsClosed              bool
+	Done                              map[int]string
+	Held                              map[int]int
+}
+
+func (m *mpscModel) obs() mpscObs {
+	o := mpscObs{Capacity: m.avail, Len: m.len(), Waiters: len(m.queue),
+		RxClosed: m.closed(), TxIsClosed: m.rxClosed, Done: maps.Clone(m.done), Held: maps.Clone(m.held)}
+	if len(m.queue) > 0 {
+		o.HeadGrant = m.queue[0].grant
+	}
+	return o
+}
+
+type mpscCall struct {
+	ch chan mpscCallResult
+	n  int
+}
+
+type mpscCallResult struct {
+	p   *gate.MPSCPermit[int]
+	v   int
+	err error
+}
+
+type mpscMachine struct {
+	tx      *gate.MPSCSender[int]
+	rx      *gate.MPSCReceiver[int]
+	m       mpscModel
+	nextID  int
+	nextVal int
+	pending map[int]mpscCall
+	cancels map[int]context.CancelFunc
+	ctxs    []context.CancelFunc
+	permits map[int]*gate.MPSCPermit[int]
+	done    map[int]string
+	recv    *mpscCall // the pending Recv goroutine
+	recvCtx context.CancelFunc
+}
+
+func (mm *mpscMachine) id() int { mm.nextID++; return mm.nextID }
+
+func (mm *mpscMachine) cleanup() {
+	for _, c := range mm.ctxs {
+		c()
+	}
+	for _, c := range mm.pending {
+		<-c.ch
+	}
+	if mm.recv != nil {
+		<-mm.recv.ch
+	}
+}
+
+func (mm *mpscMachine) check(rt *rapid.T) {
+	synctest.Wait()
+	for id, c := range mm.pending {
+		select {
+		case r := <-c.ch:
+			delete(mm.pending, id)
+			mm.done[id] = resultString(r.err)
+			if r.err == gate.ErrFull {
+				mm.done[id] = "full"
+			}
+			if r.err == nil && r.p != nil {
+				if r.p.Count() != c.n {
+					rt.Fatalf("ReserveN(%d) returned a permit of %d", c.n, r.p.Count())
+				}
+				mm.permits[id] = r.p
+			}
+		default:
+		}
+	}
+	if mm.recv != nil {
+		select {
+		case r := <-mm.recv.ch:
+			mm.recv = nil
+			switch {
+			case r.err == nil:
+				if !mm.m.take(r.v) {
+					rt.Fatalf("Recv = %d, not at the front of %v", r.v, mm.m.buf)
+				}
+			case r.err == gate.ErrClosed:
+				if !mm.m.drained() || mm.m.len() > 0 {
+					rt.Fatalf("Recv = ErrClosed, model not drained")
+				}
+			case r.err == context.Canceled:
+			default:
+				rt.Fatalf("Recv = %v", r.err)
+			}
+		default:
+			if mm.m.len() > 0 || mm.m.drained() {
+				rt.Fatalf("Recv still blocked with %d values buffered (drained %v)", mm.m.len(), mm.m.drained())
+			}
+		}
+	}
+	got := mpscObs{Capacity: mm.tx.Capacity(), Len: mm.rx.Len(), Waiters: gate.MPSCSenderWaiters(mm.tx),
+		HeadGrant: gate.MPSCHeadGrant(mm.tx), RxClosed: mm.rx.IsClosed(), TxIsClosed: mm.tx.IsClosed(),
+		Done: maps.Clone(mm.done), Held: map[int]int{}}
+	for id, p := range mm.permits {
+		got.Held[id] = p.Count()
+	}
+	if diff := cmp.Diff(mm.m.obs(), got); diff != "" {
+		rt.Fatalf("channel differs from the model (-model +real):\n%s", diff)
+	}
+}
+
+// request starts Send or ReserveN in a goroutine.
+func (mm *mpscMachine) request(rt *rapid.T) {
+	reserve := rapid.Bool().Draw(rt, "reserve")
+	n := 1
+	if reserve {
+		n = rapid.IntRange(0, mm.m.cap+1).Draw(rt, "n")
+	}
+	pre := drawPrecancelled(rt)
+	id := mm.id()
+	ctx, cancel := context.WithCancel(context.Background())
+	mm.ctxs = append(mm.ctxs, cancel)
+	if pre {
+		cancel()
+	} else {
+		mm.cancels[id] = cancel
+	}
+	c := mpscCall{ch: make(chan mpscCallResult, 1), n: n}
+	mm.pending[id] = c
+	val := -1
+	tx := mm.tx
+	if reserve {
+		go func() { p, err := tx.ReserveN(ctx, n); c.ch <- mpscCallResult{p: &p, err: err} }()
+	} else {
+		mm.nextVal++
+		val = mm.nextVal
+		go func() { c.ch <- mpscCallResult{err: tx.Send(ctx, val)} }()
+	}
+	mm.m.request(id, n, val, pre)
+}
+
+// try calls TrySend or TryReserveN on the test goroutine.
+func (mm *mpscMachine) try(rt *rapid.T) {
+	reserve := rapid.Bool().Draw(rt, "reserve")
+	n := 1
+	if reserve {
+		n = rapid.IntRange(0, mm.m.cap+1).Draw(rt, "n")
+	}
+	id := mm.id()
+	val := -1
+	var err error
+	var p gate.MPSCPermit[int]
+	if reserve {
+		p, err = mm.tx.TryReserveN(n)
+	} else {
+		mm.nextVal++
+		val = mm.nextVal
+		err = mm.tx.TrySend(val)
+	}
+	m := &mm.m
+	want := "granted"
+	switch {
+	case n > m.cap:
+		want = "too-many"
+	case m.closed():
+		want = "closed"
+	case n > 0 && (len(m.queue) > 0 || m.avail < n):
+		want = "full"
+	default:
+		m.request(id, n, val, false)
+		delete(m.done, id)
+	}
+	got := resultString(err)
+	if err == gate.ErrFull {
+		got = "full"
+	}
+	if got != want {
+		rt.Fatalf("Try(reserve=%v, n=%d) = %s; model %s", reserve, n, got, want)
+	}
+	if reserve && err == nil {
+		mm.permits[id] = &p
+	}
+}
+
+func (mm *mpscMachine) permitSend(rt *rapid.T) {
+	id, ok := pick(rt, mm.permits, "permit")
+	if !ok || mm.permits[id].Count() == 0 {
+		return
+	}
+	mm.nextVal++
+	mm.permits[id].Send(mm.nextVal)
+	mm.m.held[id]--
+	mm.m.buf = append(mm.m.buf, []int{mm.nextVal})
+}
+
+func (mm *mpscMachine) permitRelease(rt *rapid.T) {
+	id, ok := pick(rt, mm.permits, "permit")
+	if !ok {
+		return
+	}
+	mm.permits[id].Release()
+	delete(mm.permits, id)
+	n := mm.m.held[id]
+	delete(mm.m.held, id)
+	mm.m.give(n)
+}
+
+// receive runs TryRecv or RecvMany on the test goroutine, or starts a Recv.
+func (mm *mpscMachine) receive(rt *rapid.T) {
+	if mm.recv != nil {
+		return // one receiving goroutine at a time
+	}
+	m := &mm.m
+	switch rapid.IntRange(0, 2).Draw(rt, "how") {
+	case 0:
+		v, err := mm.rx.TryRecv()
+		switch {
+		case err == nil:
+			if !m.take(v) {
+				rt.Fatalf("TryRecv = %d, not at the front of %v", v, m.buf)
+			}
+		case err == gate.ErrClosed && m.len() == 0 && m.drained():
+		case err == gate.ErrEmpty && m.len() == 0 && !m.drained():
+		default:
+			rt.Fatalf("TryRecv = %v with %d buffered (drained %v)", err, m.len(), m.drained())
+		}
+	case 1:
+		if m.len() == 0 && !m.drained() {
+			return // it would wait
+		}
+		buf := make([]int, rapid.IntRange(1, 4).Draw(rt, "k"))
+		n, err := mm.rx.RecvMany(context.Background(), buf)
+		if want := min(len(buf), m.len()); n != want || (n == 0) != (err == gate.ErrClosed) {
+			rt.Fatalf("RecvMany(%d) = %d, %v; model has %d", len(buf), n, err, m.len())
+		}
+		for _, v := range buf[:n] {
+			if !m.take(v) {
+				rt.Fatalf("RecvMany value %d not at the front of %v", v, m.buf)
+			}
+		}
+	default:
+		ctx, cancel := context.WithCancel(context.Background())
+		mm.ctxs = append(mm.ctxs, cancel)
+		mm.recvCtx = cancel
+		c := mpscCall{ch: make(chan mpscCallResult, 1)}
+		mm.recv = &c
+		rx := mm.rx
+		go func() { v, err := rx.Recv(ctx); c.ch <- mpscCallResult{v: v, err: err} }()
+	}
+}
+
+func (mm *mpscMachine) cancel(rt *rapid.T) {
+	if mm.recv != nil && rapid.Bool().Draw(rt, "recv") {
+		mm.recvCtx()
+		return
+	}
+	id, ok := pick(rt, mm.cancels, "waiter")
+	if !ok {
+		return
+	}
+	mm.cancels[id]()
+	delete(mm.cancels, id)
+	m := &mm.m
+	for i, w := range m.queue {
+		if w.id == id {
+			m.queue = slices.Delete(m.queue, i, i+1)
+			m.done[id] = "canceled"
+			m.give(w.grant)
+			return
+		}
+	}
+}
+
+func (mm *mpscMachine) closeRx(rt *rapid.T) {
+	mm.rx.Close()
+	mm.m.rxClosed = true
+	mm.m.close()
+}
+
+func (mm *mpscMachine) closeTx(rt *rapid.T) {
+	mm.tx.Close()
+	mm.m.txDone = true
+	mm.m.close()
+}
+
+func mpscModelProp(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		capacity := rapid.IntRange(1, 3).Draw(rt, "capacity")
+		tx, rx := gate.MPSC[int](capacity)
+		mm := &mpscMachine{tx: tx, rx: rx, pending: map[int]mpscCall{}, cancels: map[int]context.CancelFunc{},
+			permits: map[int]*gate.MPSCPermit[int]{}, done: map[int]string{},
+			m: mpscModel{cap: capacity, avail: capacity, held: map[int]int{}, done: map[int]string{}}}
+		rt.Cleanup(mm.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":              mm.check,
+			"request":       mm.request,
+			"try":           mm.try,
+			"permitSend":    mm.permitSend,
+			"permitRelease": mm.permitRelease,
+			"receive":       mm.receive,
+			"cancel":        mm.cancel,
+			"closeRx":       mm.closeRx,
+			"closeTx":       mm.closeTx,
+		})
+	})
+}
+
+func TestMPSCModel(t *testing.T) { rapid.Check(t, mpscModelProp) }
