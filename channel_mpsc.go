@@ -569,6 +569,16 @@ func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T) error {
 	if c.capacity < 0 {
 		return c.sendUnbounded(v)
 	}
+	for range mpscSpins {
+		// The receiver on another CPU is often about to free a slot:
+		// yielding a few times is cheaper than parking and being woken. The
+		// fast path takes nothing while a sender is queued (no barging).
+		runtime.Gosched()
+		if c.sem.acquireFast(1, 0) {
+			c.push(v)
+			return nil
+		}
+	}
 	if err := c.sem.acquireSlow(ctx, 1, 0); err != nil {
 		return err
 	}
@@ -918,6 +928,7 @@ func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (T, error) {
 	c := r.c
 	var zero T
+	spin := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return zero, err
@@ -929,6 +940,13 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (T, error) {
 		}
 		if st == popEmpty && c.drained() {
 			return zero, ErrClosed
+		}
+		if spin < mpscSpins {
+			// A sender on another CPU is often about to publish: yielding a
+			// few times is cheaper than parking and being woken.
+			spin++
+			runtime.Gosched()
+			continue
 		}
 		// Park: register a channel of our own, then look again, so that a
 		// send that published before it saw the registration is not
@@ -959,6 +977,10 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (T, error) {
 		}
 	}
 }
+
+// mpscSpins is how many times Recv and a bounded Send yield and look again
+// before they park.
+const mpscSpins = 4
 
 // unpark takes the receiver's registration ch back unless a waker took it.
 func (c *mpscChan[T]) unpark(ch chan struct{}) {
