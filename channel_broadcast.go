@@ -20,15 +20,6 @@ import (
 // how far it lagged, or when it is the last reader of a slot that a SendWait
 // is waiting for.
 
-// broadcastReady is the channel that Ready returns when something can be
-// received at once. It is made (and closed) outside any synctest bubble, and a
-// receive from a closed channel never blocks, so it serves every bubble.
-var broadcastReady = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // maxBroadcastReceivers bounds the live receivers of one channel, so that a
 // slot's reader count and pin count fit their fields of the state word.
 const maxBroadcastReceivers = 1<<31 - 1
@@ -978,7 +969,7 @@ func (r *BroadcastReceiver[T]) Close() {
 // Ready does not count as durably blocked).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} {
 	if r.closed || r.c.closed.Load() || r.c.tail.Load() != r.next {
-		return broadcastReady
+		return closedChan
 	}
 	return r.readySlow()
 }
@@ -990,7 +981,7 @@ func (r *BroadcastReceiver[T]) readySlow() <-chan struct{} {
 	c.mu.Lock()
 	if c.closed.Load() || c.tail.Load() != r.next {
 		c.mu.Unlock()
-		return broadcastReady
+		return closedChan
 	}
 	if !r.arm.queued {
 		// Drop a token left from an earlier wake-up that was not received

@@ -71,16 +71,6 @@ const (
 // receiver that parks allocates only its channel. The sender's side keeps a
 // waitQueue because any number of goroutines may call WaitClosed.
 
-// oneshotReadyNow is the channel that Ready returns when the receiver has
-// something to report already. It is made at package initialization, outside
-// any synctest bubble, and closed at once: receiving from a closed channel
-// never blocks, so it may be used from every bubble and outside them.
-var oneshotReadyNow = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // oneshot is the state shared by a OneshotSender and its OneshotReceiver.
 type oneshot[T any] struct {
 	state   atomic.Uint32 // see the bit map above
@@ -356,7 +346,7 @@ func (c *oneshot[T]) recvSlow(ctx context.Context) (T, error) {
 			return v, err
 		}
 		ch := c.arm()
-		if ch == oneshotReadyNow {
+		if ch == closedChan {
 			continue // the sender completed meanwhile
 		}
 		w := waiter{ready: ch}
@@ -458,13 +448,13 @@ func (r *OneshotReceiver[T]) Close() {
 func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	c := &r.c
 	if c.state.Load()&(oneshotComplete|oneshotRxClosed) != 0 {
-		return oneshotReadyNow
+		return closedChan
 	}
 	return c.arm()
 }
 
 // arm registers a new channel for the receiver's next wait and returns it,
-// or returns oneshotReadyNow if the sender completed or the receiver is
+// or returns closedChan if the sender completed or the receiver is
 // closed. The channel is made here, by the receiving goroutine, for this one
 // wait; a channel armed before is withdrawn (it may never be closed).
 func (c *oneshot[T]) arm() chan struct{} {
@@ -472,7 +462,7 @@ func (c *oneshot[T]) arm() chan struct{} {
 	for {
 		old := c.state.Load()
 		if old&(oneshotComplete|oneshotRxClosed) != 0 {
-			return oneshotReadyNow
+			return closedChan
 		}
 		if old&oneshotRxWaiting != 0 {
 			// An earlier Ready's channel is armed: withdraw it first, so

@@ -27,15 +27,6 @@ import (
 // happen in one critical section (publish), and so do Take's clear and reopen,
 // so no goroutine that takes the lock can see one without the other.
 
-// closedChan is a channel that is closed at package initialization. SetOnce.Done
-// returns it once the value is set. It was made outside any synctest bubble,
-// and is never waited on, so goroutines of any bubble may receive from it.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // A OnceCell holds a value of type T that is set at most once: by Set, or by
 // the first initializer passed to GetOrInit or GetOrTryInit that succeeds.
 //

@@ -35,6 +35,17 @@ type noCopy struct{}
 func (*noCopy) Lock()   {}
 func (*noCopy) Unlock() {}
 
+// closedChan is a channel closed at package initialization: what a Ready or
+// Done method returns when something is there already, so that the caller's
+// select proceeds at once without an allocation. It is made outside any
+// synctest bubble and never blocks, so goroutines of every bubble, and
+// outside them, may receive from it.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 // A waiter is one goroutine parked, or about to park, on a waitQueue.
 //
 // Its fields other than ready are guarded by the queue's mu while it is on

@@ -7,4 +7,6 @@ require (
 	golang.org/x/sync v0.19.0
 )
 
+require github.com/puzpuzpuz/xsync/v4 v4.5.0
+
 replace github.com/gophergate/gate => ../
