@@ -1,4 +1,4 @@
-// Command crawler crawls a generated, in-process "web" with a pool of workers
+// Package crawler crawls a generated, in-process "web" with a pool of workers
 // and shows how the gate primitives fit together in a real program. It needs
 // no network: pages, links, robots.txt files and fetch latency are all
 // simulated (deterministically, from -seed), and a fetch is a timer.
@@ -31,20 +31,19 @@
 //
 // With the defaults the deadline (750ms) always cuts the crawl short: the
 // reachable pages need about a second of fetching at 8 permits' worth of
-// weight at a time. Run with -deadline 5s to let it complete.
+// weight at a time. Run with -deadline 5s to let it complete:
 //
-//	go run ./examples/crawler
-//	go run ./examples/crawler -deadline 5s -permits 16
-package main
+//	go run ./examples/... -demo crawler
+//	go run ./examples/... -demo crawler -deadline 5s -permits 16
+package crawler
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -271,11 +270,11 @@ type crawler struct {
 	robotsFetches         atomic.Int64 // robots.txt fetches started
 }
 
-// crawl crawls the web generated from cfg, starting at its seed page, and
+// Crawl crawls the web generated from cfg, starting at its seed page, and
 // returns when every reachable page was visited or the deadline
 // (cfg.Deadline after the call) cut the crawl short. Either way every worker
 // has returned by then.
-func crawl(ctx context.Context, cfg Config) Result {
+func Crawl(ctx context.Context, cfg Config) Result {
 	return crawlWeb(ctx, cfg, NewWeb(cfg))
 }
 
@@ -528,48 +527,34 @@ func raise(m *atomic.Int64, v int64) {
 
 // ---------------------------------------------------------------------------
 
-func main() {
-	cfg := DefaultConfig()
-	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "worker goroutines")
-	flag.IntVar(&cfg.Permits, "permits", cfg.Permits, "semaphore permits: most page weight fetched at once (pages weigh 1, 2 or 4)")
-	flag.DurationVar(&cfg.Deadline, "deadline", cfg.Deadline, "cancel the whole crawl after this long")
-	flag.IntVar(&cfg.Pages, "pages", cfg.Pages, "pages in the generated web")
-	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the generated web")
-	flag.DurationVar(&cfg.Unit, "latency", cfg.Unit, "simulated fetch latency per unit of page weight")
-	flag.Parse()
-	if cfg.Workers < 1 || cfg.Permits < 1 || cfg.Pages < 1 || cfg.Deadline <= 0 || cfg.Unit < 0 {
-		fmt.Fprintln(os.Stderr, "crawler: -workers, -permits, -pages and -deadline must be positive")
-		os.Exit(2)
-	}
-
-	r := crawl(context.Background(), cfg)
-
-	fmt.Printf("crawler: %d pages on %d hosts, %d workers, %d permits, deadline %v\n",
+// Print writes a crawl's result in the demo's format. It returns an error if
+// the crawl leaked permits or failed for another reason than its deadline.
+func Print(out io.Writer, cfg Config, r Result) error {
+	fmt.Fprintf(out, "crawler: %d pages on %d hosts, %d workers, %d permits, deadline %v\n",
 		cfg.Pages, cfg.Hosts, cfg.Workers, cfg.Permits, cfg.Deadline)
 	weights := make([]string, 0, len(r.ByWeight))
 	for _, w := range slices.Sorted(maps.Keys(r.ByWeight)) {
 		weights = append(weights, fmt.Sprintf("weight %d: %d", w, r.ByWeight[w]))
 	}
-	fmt.Printf("  crawled    %d of %d discovered pages (%s); %d blocked by robots.txt (%d robots.txt fetched)\n",
+	fmt.Fprintf(out, "  crawled    %d of %d discovered pages (%s); %d blocked by robots.txt (%d robots.txt fetched)\n",
 		r.Crawled(), r.Discovered, strings.Join(weights, ", "), r.Blocked, r.Robots)
-	fmt.Printf("  in flight  max weight %d of %d permits, max %d fetches at once\n",
+	fmt.Fprintf(out, "  in flight  max weight %d of %d permits, max %d fetches at once\n",
 		r.MaxInFlight, r.Permits, r.MaxFetches)
-	fmt.Printf("  robots     table write-locked for at most %v at a time (never across a fetch)\n", r.RobotsWriteHeld.Round(time.Microsecond))
+	fmt.Fprintf(out, "  robots     table write-locked for at most %v at a time (never across a fetch)\n", r.RobotsWriteHeld.Round(time.Microsecond))
 	if r.CutShort {
-		fmt.Printf("  deadline   cut the crawl short after %v: %d pages left unfetched (%d acquires failed at the deadline, %d fetches aborted)\n",
+		fmt.Fprintf(out, "  deadline   cut the crawl short after %v: %d pages left unfetched (%d acquires failed at the deadline, %d fetches aborted)\n",
 			r.Elapsed.Round(time.Millisecond), r.Unfetched, r.Cancelled, r.Aborted)
 	} else {
-		fmt.Printf("  deadline   not reached: the crawl completed in %v\n", r.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(out, "  deadline   not reached: the crawl completed in %v\n", r.Elapsed.Round(time.Millisecond))
 	}
-	fmt.Printf("  semaphore  Available() = %d of %d after the crawl", r.Available, r.Permits)
-	if r.Available == r.Permits {
-		fmt.Println(": failed acquires hold nothing")
-	} else {
-		fmt.Println(": PERMITS LEAKED")
-		os.Exit(1)
+	fmt.Fprintf(out, "  semaphore  Available() = %d of %d after the crawl", r.Available, r.Permits)
+	if r.Available != r.Permits {
+		fmt.Fprintln(out, ": PERMITS LEAKED")
+		return errors.New("crawler: permits leaked")
 	}
+	fmt.Fprintln(out, ": failed acquires hold nothing")
 	if r.Err != nil && !errors.Is(r.Err, context.DeadlineExceeded) {
-		fmt.Fprintln(os.Stderr, "crawler:", r.Err)
-		os.Exit(1)
+		return fmt.Errorf("crawler: %w", r.Err)
 	}
+	return nil
 }

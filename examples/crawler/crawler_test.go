@@ -1,4 +1,4 @@
-package main
+package crawler
 
 import (
 	"context"
@@ -139,7 +139,7 @@ func TestCrawlComplete(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := smallConfig()
 				cfg.Seed, cfg.Workers, cfg.Permits = tc.seed, tc.workers, tc.permits
-				r := crawl(t.Context(), cfg)
+				r := Crawl(t.Context(), cfg)
 				checkComplete(t, cfg, r)
 				if r.ByWeight[4] == 0 {
 					t.Errorf("no heavy page was crawled: %v", r.ByWeight)
@@ -167,7 +167,7 @@ func checkNoWriteAcrossFetch(t *testing.T, r Result) {
 func TestCrawlCompleteRealClock(t *testing.T) {
 	cfg := smallConfig()
 	cfg.Pages, cfg.Unit, cfg.Deadline = 150, 200*time.Microsecond, time.Minute
-	checkComplete(t, cfg, crawl(t.Context(), cfg))
+	checkComplete(t, cfg, Crawl(t.Context(), cfg))
 }
 
 // checkCutShort checks a crawl that the deadline stopped early.
@@ -192,7 +192,7 @@ func TestCrawlDeadline(t *testing.T) {
 		cfg := smallConfig()
 		cfg.Pages, cfg.Workers, cfg.Permits = 400, 12, 3
 		cfg.Deadline = 205 * time.Millisecond // 20.5 units: far from enough for 400 pages
-		r := crawl(t.Context(), cfg)
+		r := Crawl(t.Context(), cfg)
 		checkCutShort(t, cfg, r)
 		if r.Cancelled == 0 {
 			t.Errorf("no AcquireN was cancelled (12 workers, 3 permits): %+v", r)
@@ -212,7 +212,7 @@ func TestCrawlDoneContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		cfg := smallConfig()
-		r := crawl(ctx, cfg)
+		r := Crawl(ctx, cfg)
 		if r.Discovered != 1 || r.Crawled() != 0 || r.Unfetched != 1 || r.Robots != 0 {
 			t.Errorf("done ctx: discovered %d, crawled %d, unfetched %d, robots %d; want 1, 0, 1, 0",
 				r.Discovered, r.Crawled(), r.Unfetched, r.Robots)
@@ -238,7 +238,7 @@ func TestCrawlDeadlineRealClock(t *testing.T) {
 	if len(fetch) < 2*30 {
 		t.Fatalf("only %d reachable pages: the web is too small for this test", len(fetch))
 	}
-	checkCutShort(t, cfg, crawl(t.Context(), cfg))
+	checkCutShort(t, cfg, Crawl(t.Context(), cfg))
 }
 
 // TestNewWebDeterministic: the same config gives the same web, so the tests'
