@@ -16,8 +16,58 @@
 //   - [RWMutex]: a fair, write-preferring reader/writer lock that owns a value
 //     of type T, with [RWMutex.Downgrade].
 //
-// More primitives (oneshot, mpsc, broadcast and watch channels, Notify,
-// Barrier, OnceCell and SetOnce) are planned, built on the same core.
+// Signals and cells:
+//   - [Notify]: wakes one waiter (oldest with NotifyOne, newest with
+//     NotifyLast) or all of them (NotifyWaiters), and stores one permit when
+//     nobody waits; [Notified] registers for a notification before waiting.
+//   - [Barrier]: n goroutines wait for each other, generation after
+//     generation, and exactly one of each generation is the leader; a waiter
+//     whose ctx ends withdraws its arrival.
+//   - [OnceCell]: a value set at most once, by Set or by the first successful
+//     initializer of GetOrInit or GetOrTryInit (FIFO; a failed or panicking
+//     one passes the turn on); Wait waits without initializing; Take empties
+//     it.
+//   - [SetOnce]: a value set once that goroutines wait for (Wait) or select on
+//     (Done); exactly one concurrent Set wins.
+//
+// Channels:
+//   - [Oneshot]: one value from a [OneshotSender] to a [OneshotReceiver]; a
+//     value sent before the receiver's Close is still received.
+//   - [MPSC] and [UnboundedMPSC]: multi-producer, single-consumer channels.
+//     Senders ([MPSCSender]) are served FIFO with no barging; an [MPSCPermit]
+//     is room reserved with Reserve or ReserveN that sends without waiting or
+//     failing; the [MPSCReceiver] receives one value (Recv, TryRecv), a batch
+//     (RecvMany) or all of them (All).
+//   - [Broadcast]: every value reaches every subscribed [BroadcastReceiver];
+//     the channel holds exactly capacity values, a receiver that falls behind
+//     gets a [LaggedError] with the number it missed, and
+//     [BroadcastSender.SendWait] waits instead, so that no receiver lags.
+//   - [Watch]: one value and a version; a [WatchReceiver] reads the newest
+//     value at any time (Borrow never waits for a sender) and waits for a
+//     newer one with Changed, WaitFor or Changes.
+//
+// Every receiver has a Ready method that returns a channel for a select,
+// beside a ticker, ctx.Done() or another receiver: it becomes receivable once
+// TryRecv (for watch, HasChanged) has something to report, a value, a lag or
+// closed. Receive from it at most once, then call TryRecv; call Ready again
+// before the next select. Nothing is invented and nothing is lost, and Ready
+// allocates nothing in steady state:
+//
+//	for {
+//		select {
+//		case <-jobs.Ready():
+//			job, err := jobs.TryRecv()
+//			// ...
+//		case <-ticker.C:
+//			// ...
+//		case <-ctx.Done():
+//			return ctx.Err()
+//		}
+//	}
+//
+// Channel handles are pointers. Close on a handle closes that handle only and
+// is idempotent; the channel is closed for one side when every handle of the
+// other side is closed, and values already sent are still delivered.
 //
 // # From tokio::sync to gate
 //
@@ -35,9 +85,37 @@
 //	read() / write() / try_read/write    RLock / Lock / TryRLock / TryLock
 //	RwLockWriteGuard::downgrade          Downgrade
 //	AcquireError / TryAcquireError       ErrClosed / ErrNoPermits
+//	Notify::new / notify_one / notify_last  Notify{} / NotifyOne / NotifyLast
+//	notify_waiters / notified().await    NotifyWaiters / Wait(ctx), Notified().Wait(ctx)
+//	Notified::enable                     Notified.Enable (drop: Notified.Cancel)
+//	Barrier::new(n) / wait().await       NewBarrier(n) / Wait(ctx) (leader bool)
+//	OnceCell::get / set / get_or_init    OnceCell.Get / Set / GetOrInit(ctx, f)
+//	get_or_try_init / take / initialized GetOrTryInit / Take / Initialized (+ Wait)
+//	SetOnce::set / get / wait            SetOnce.Set / Get / Wait(ctx) (+ Done)
+//	oneshot::channel()                   Oneshot[T]()
+//	tx.send(v) / tx.closed().await       OneshotSender.Send(v) / WaitClosed(ctx)
+//	rx.await / rx.try_recv() / rx.close  Recv(ctx) / TryRecv() / Close()
+//	mpsc::channel(n) / unbounded_channel MPSC[T](n) / UnboundedMPSC[T]()
+//	send().await / try_send              Send(ctx, v) / TrySend(v)
+//	reserve / reserve_many / try_reserve Reserve / ReserveN / TryReserve(N)
+//	Permit::send / drop(permit)          MPSCPermit.Send / Release
+//	recv / recv_many / try_recv          Recv(ctx) / RecvMany(ctx, buf) / TryRecv
+//	broadcast::channel(n)                Broadcast[T](n) (exactly n slots)
+//	Sender::send / subscribe             BroadcastSender.Send / Subscribe
+//	(none)                               BroadcastSender.SendWait (backpressure)
+//	RecvError::Lagged(n)                 *LaggedError{Skipped: n}
+//	watch::channel(v)                    Watch(v)
+//	send / send_replace / send_modify    WatchSender.Send / SendReplace / SendModify
+//	send_if_modified / subscribe         SendIfModified / Subscribe
+//	borrow / borrow_and_update           WatchReceiver.Borrow / BorrowAndUpdate
+//	has_changed / changed / wait_for     HasChanged / Changed(ctx) / WaitFor(ctx, f)
+//	mark_changed / mark_unchanged        MarkChanged / MarkUnchanged
+//	WatchStream                          WatchReceiver.Changes(ctx) (an iter.Seq)
+//	tokio::select! on a receiver         select on Ready(), then TryRecv
 //
-// Where tokio drops a guard, gate has an explicit Unlock or Release; where a
-// tokio future is dropped, a gate call's ctx ends.
+// Where tokio drops a guard, a permit or a channel handle, gate has an
+// explicit Unlock, Release or Close; where a tokio future is dropped, a gate
+// call's ctx ends.
 //
 // # From sync and golang.org/x/sync to gate
 //
@@ -105,17 +183,23 @@
 // synchronizes before the (n+1)-th Lock returns; an RWMutex's Unlock
 // synchronizes before every later RLock and Lock, and each RUnlock before the
 // next Lock; a Permit's Release (and AddPermits) synchronizes before the
-// acquire that takes the permits it returned. So what a goroutine wrote while
-// holding a lock or permits is visible to the goroutine that gets them next.
+// acquire that takes the permits it returned. A send on any channel
+// synchronizes before the receive that returns its value; a NotifyOne,
+// NotifyLast or NotifyWaiters before the Wait that it completes; the
+// Barrier.Wait calls of a generation before any of them returns; the Set or
+// initializer that stores a OnceCell's or SetOnce's value before every call
+// that returns it. So what a goroutine wrote before it released, sent or
+// notified is visible to the goroutine that acquires, receives or wakes.
 //
 // # Zero values and copying
 //
-// A zero Mutex, RWMutex and Semaphore are ready to use: unlocked, unlocked
-// with MaxReaders readers, and open with 0 permits; a zero Permit holds
-// nothing. No primitive may be copied after first use, and a Permit may not
-// be copied at all (releasing two copies would return its permits twice):
-// each has a noCopy field, so go vet's copylocks check reports copies. Pass a
-// *Permit.
+// A zero Mutex, RWMutex, Semaphore, Notify, OnceCell and SetOnce are ready to
+// use: unlocked, unlocked with MaxReaders readers, open with 0 permits, with
+// no permit stored, and empty; a zero Permit holds nothing. Barrier and the
+// channels are made by their constructors. No primitive may be copied after
+// first use, and a Permit or MPSCPermit may not be copied at all (releasing
+// two copies would return its permits twice): each has a noCopy field, so go
+// vet's copylocks check reports copies. Pass a *Permit.
 //
 // # Testing code that uses gate
 //
@@ -134,6 +218,12 @@
 // or unlocks a lock that a goroutine in the bubble is waiting for, the
 // runtime kills the process, as it does with x/sync. So within one test, let
 // only the bubble's goroutines contend for a shared primitive.
+//
+// The mpsc, broadcast and watch receivers keep the channel their Ready method
+// returns for their whole life, made with the receiver (a oneshot receiver
+// makes one each time Ready arms it). So create a receiver that a test
+// selects on inside the bubble (a select in a bubble on a channel made
+// outside it is not durably blocked), and close it before the bubble ends.
 //
 //	func TestWorker(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {
