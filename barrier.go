@@ -1,0 +1,120 @@
+package gate
+
+import (
+	"context"
+	"sync"
+)
+
+// A Barrier lets a fixed number of goroutines wait until all of them have
+// reached it, then releases them together and starts over.
+//
+// Each round is a generation: the first n-1 goroutines that call
+// [Barrier.Wait] wait; the n-th completes the generation, is its leader, and
+// releases the others. Unlike tokio's Barrier, waiting can be cancelled: a
+// goroutine whose ctx ends before its generation completes withdraws its
+// arrival, so the generation still needs n live goroutines.
+//
+// The zero value is a Barrier for one goroutine, like NewBarrier(0): every
+// Wait returns at once as leader. A Barrier must not be copied after first
+// use.
+//
+// In the terminology of the Go memory model, every call of Wait that takes
+// part in a generation synchronizes before every one of them returns: what
+// each goroutine wrote before it arrived is seen by all of them after.
+//
+// Design. The waiters of a generation need no wake-up of their own, only the
+// news that their generation has completed, and a cancelled one only has to
+// take its arrival back. So a Barrier keeps no queue of waiters: the first
+// goroutine to wait in a generation makes one channel for it, every waiter
+// parks on it, and the leader closes it, waking all of them with one close.
+// A generation costs one allocation, however many wait. A waiter whose ctx
+// ends takes mu and, if its generation is still the current one, takes back
+// its arrival; otherwise the generation completed first and it returns
+// success. When every arrival of a generation has been taken back, the
+// channel is dropped, so that the next arrival makes its own: a Barrier used
+// in one synctest bubble after another never parks a goroutine on a channel
+// of another bubble.
+type Barrier struct {
+	_ noCopy
+	n int // goroutines per generation; 0 acts as 1
+
+	mu      sync.Mutex    // guards arrived, gen and ch
+	arrived int           // goroutines waiting in the current generation
+	gen     uint64        // generations completed
+	ch      chan struct{} // closed when the current generation completes; nil while nobody waits
+}
+
+// NewBarrier returns a Barrier that releases n goroutines at a time. n == 0
+// acts as 1. It panics if n is negative.
+func NewBarrier(n int) *Barrier {
+	if n < 0 {
+		panic("gate: NewBarrier: negative count")
+	}
+	return &Barrier{n: n}
+}
+
+// Wait waits until n goroutines (counting this one) wait in the same
+// generation, and reports whether this one was its leader: the one that
+// arrived last, completed the generation and released the others. Each
+// generation has exactly one leader.
+//
+// If ctx is already done, Wait returns (false, ctx.Err()) without arriving.
+// If ctx is done before the generation completes, Wait withdraws its arrival
+// (the generation still needs n goroutines) and returns (false, ctx.Err()); a
+// waiter whose generation completed before it could withdraw returns
+// (false, nil).
+func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	b.mu.Lock()
+	if b.arrived+1 >= b.n {
+		// The last one: complete the generation and release the others.
+		ch := b.ch
+		b.arrived, b.gen, b.ch = 0, b.gen+1, nil
+		b.mu.Unlock()
+		if ch != nil {
+			close(ch)
+		}
+		return true, nil
+	}
+	b.arrived++
+	if b.ch == nil {
+		// The first waiter of the generation makes its channel.
+		b.ch = make(chan struct{})
+	}
+	ch, gen := b.ch, b.gen
+	b.mu.Unlock()
+	return false, b.park(ctx, ch, gen)
+}
+
+// park waits until the generation gen completes (nil) or ctx is done: then
+// it withdraws the arrival and returns ctx.Err(), unless gen completed first
+// (nil). It is outlined so that the leader's path stays short.
+func (b *Barrier) park(ctx context.Context, ch chan struct{}, gen uint64) error {
+	done := ctx.Done()
+	if done == nil {
+		// A context that can never end: a plain receive.
+		<-ch
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-done:
+	}
+	b.mu.Lock()
+	if b.gen != gen {
+		// The generation completed as our ctx ended: that came first.
+		b.mu.Unlock()
+		return nil
+	}
+	b.arrived--
+	if b.arrived == 0 {
+		// Nobody waits on ch any more: the next arrival makes a new one
+		// (in its own synctest bubble, if that is another).
+		b.ch = nil
+	}
+	b.mu.Unlock()
+	return ctx.Err()
+}
