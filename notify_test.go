@@ -8,9 +8,14 @@ package gate_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"github.com/gophergate/gate"
 )
@@ -632,6 +637,7 @@ func TestNotifyCancelRace(t *testing.T) {
 					var n gate.Notify
 					ctx, cancel := context.WithCancel(t.Context())
 					a := notifyWait(ctx, &n, "Wait")
+					synctest.Wait()
 					b := notifyWait(t.Context(), &n, "second Wait")
 					synctest.Wait()
 					if cancelFirst {
@@ -857,4 +863,464 @@ func TestNotifyWaitersMany(t *testing.T) {
 			t.Fatalf("state %d gen %d, want empty, 1", s, gen)
 		}
 	})
+}
+
+// --- Model (TESTING.md layer 2) ---
+//
+// notifyModel is the sequential model of a Notify and its Notifieds:
+//
+//   - a stored permit (at most one) and a FIFO queue of handles that joined
+//     it (by Enable, or by a Wait that had to wait);
+//   - NotifyOne / NotifyLast take the oldest / newest handle off the queue
+//     and mark it chosen (a waiting one returns nil), or store the permit;
+//   - NotifyWaiters bumps the generation and takes every handle off the
+//     queue; a handle created before (an older generation) is complete;
+//   - Enable and Wait complete at once for a complete or chosen handle, an
+//     older generation or the stored permit (taken); otherwise they queue;
+//   - a done ctx fails Wait before anything else, with no effect; a Wait
+//     whose ctx ends leaves the queue (the handle becomes idle again);
+//   - Cancel of a handle chosen by NotifyOne / NotifyLast passes the
+//     notification on with the same strategy (or back to the permit).
+//
+// Notify.Wait is Wait on a hidden handle created at the call.
+
+type notifyModelHandle struct {
+	gen    int
+	phase  int // notifiedIdle (0), enabled (1), done (2)
+	chosen int // 0, or the kind of notification that took it off the queue: 1 one, 2 last, 3 all
+	call   int // the Wait call waiting on it, or 0
+}
+
+type notifyModel struct {
+	permit  bool
+	gen     int
+	queue   []int // handle ids, oldest first
+	handles map[int]notifyModelHandle
+	done    map[int]string // Wait calls that returned: call id -> result
+}
+
+func (m *notifyModel) clone() notifyModel {
+	c := *m
+	c.queue = slices.Clone(m.queue)
+	c.handles = maps.Clone(m.handles)
+	c.done = maps.Clone(m.done)
+	return c
+}
+
+func (m *notifyModel) take(id, kind int) {
+	h := m.handles[id]
+	h.chosen = kind
+	if h.call != 0 {
+		m.done[h.call] = "ok"
+		h.call = 0
+		h.phase = 2
+	}
+	m.handles[id] = h
+}
+
+// deliver models NotifyOne (kind 1) and NotifyLast (kind 2).
+func (m *notifyModel) deliver(kind int) {
+	if len(m.queue) == 0 {
+		m.permit = true
+		return
+	}
+	var id int
+	if kind == 2 {
+		id = m.queue[len(m.queue)-1]
+		m.queue = m.queue[:len(m.queue)-1]
+	} else {
+		id = m.queue[0]
+		m.queue = m.queue[1:]
+	}
+	m.take(id, kind)
+}
+
+func (m *notifyModel) notifyWaiters() {
+	m.gen++
+	for _, id := range m.queue {
+		m.take(id, 3)
+	}
+	m.queue = nil
+}
+
+// completeAtOnce reports whether an idle handle completes without queuing,
+// taking the permit if that is what completes it.
+func (m *notifyModel) completeAtOnce(h notifyModelHandle) bool {
+	if h.gen != m.gen {
+		return true
+	}
+	if m.permit {
+		m.permit = false
+		return true
+	}
+	return false
+}
+
+func (m *notifyModel) inQueue(id int) bool { return slices.Contains(m.queue, id) }
+
+func (m *notifyModel) enable(id int) bool {
+	h := m.handles[id]
+	defer func() { m.handles[id] = h }()
+	switch h.phase {
+	case 2:
+		return true
+	case 1:
+		if !m.inQueue(id) {
+			h.phase = 2
+			return true
+		}
+		return false
+	}
+	if m.completeAtOnce(h) {
+		h.phase = 2
+		return true
+	}
+	m.queue = append(m.queue, id)
+	h.chosen = 0
+	h.phase = 1
+	return false
+}
+
+// wait models a Wait call on handle id; it reports whether it returned.
+func (m *notifyModel) wait(id, call int, precancelled bool) {
+	h := m.handles[id]
+	defer func() { m.handles[id] = h }()
+	switch {
+	case precancelled:
+		m.done[call] = "canceled"
+	case h.phase == 2:
+		m.done[call] = "ok"
+	case h.phase == 1 && !m.inQueue(id):
+		h.phase = 2
+		m.done[call] = "ok"
+	case h.phase == 1:
+		h.call = call
+	case m.completeAtOnce(h):
+		h.phase = 2
+		m.done[call] = "ok"
+	default:
+		m.queue = append(m.queue, id)
+		h.chosen = 0
+		h.phase = 1
+		h.call = call
+	}
+}
+
+// cancelCtx models the end of the ctx of Wait call `call` on handle id.
+func (m *notifyModel) cancelCtx(id, call int) {
+	h := m.handles[id]
+	if h.call != call {
+		return // returned already
+	}
+	m.queue = slices.DeleteFunc(m.queue, func(q int) bool { return q == id })
+	h.call = 0
+	h.phase = 0
+	m.handles[id] = h
+	m.done[call] = "canceled"
+}
+
+// cancel models Notified.Cancel on a handle with no Wait running.
+func (m *notifyModel) cancel(id int) {
+	h := m.handles[id]
+	if h.phase != 1 {
+		return
+	}
+	h.phase = 0
+	if m.inQueue(id) {
+		m.queue = slices.DeleteFunc(m.queue, func(q int) bool { return q == id })
+	} else if h.chosen == 3 {
+		h.phase = 2
+	} else {
+		m.handles[id] = h
+		m.deliver(h.chosen)
+		return
+	}
+	m.handles[id] = h
+}
+
+type notifyObs struct {
+	Permit bool
+	Queue  int
+	Done   map[int]string
+}
+
+func (m *notifyModel) obs() notifyObs {
+	return notifyObs{Permit: m.permit, Queue: len(m.queue), Done: maps.Clone(m.done)}
+}
+
+type notifyCall struct {
+	handle int
+	ch     chan error // buffered; the goroutine sends once when it returns
+}
+
+type notifyMachine struct {
+	n *gate.Notify
+	m notifyModel
+
+	nextID  int
+	handles map[int]*gate.Notified // visible handles
+	pending map[int]notifyCall     // Wait calls that have not returned
+	cancels map[int]context.CancelFunc
+	ctxs    []context.CancelFunc
+	done    map[int]string
+
+	race *modelRace[notifyModel]
+}
+
+func newNotifyMachine() *notifyMachine {
+	return &notifyMachine{
+		n:       new(gate.Notify),
+		m:       notifyModel{handles: map[int]notifyModelHandle{}, done: map[int]string{}},
+		handles: map[int]*gate.Notified{},
+		pending: map[int]notifyCall{},
+		cancels: map[int]context.CancelFunc{},
+		done:    map[int]string{},
+	}
+}
+
+func (nm *notifyMachine) newID() int {
+	nm.nextID++
+	return nm.nextID
+}
+
+func (nm *notifyMachine) cleanup() {
+	for _, cancel := range nm.ctxs {
+		cancel()
+	}
+	nm.n.NotifyWaiters() // the waiters whose ctx never ends
+	for _, c := range nm.pending {
+		<-c.ch
+	}
+}
+
+func (nm *notifyMachine) check(rt *rapid.T) {
+	synctest.Wait()
+	for id, c := range nm.pending {
+		select {
+		case err := <-c.ch:
+			delete(nm.pending, id)
+			nm.done[id] = resultString(err)
+			if err == nil {
+				nm.done[id] = "ok"
+			}
+		default:
+		}
+	}
+	got := notifyObs{
+		Permit: gate.NotifyHasPermit(nm.n),
+		Queue:  gate.NotifyQueueLen(nm.n),
+		Done:   maps.Clone(nm.done),
+	}
+	if r := nm.race; r != nil {
+		nm.race = nil
+		nm.m = pickOutcome(nm.m.raceOutcomes(r), (*notifyModel).obs, got)
+	}
+	if diff := cmp.Diff(nm.m.obs(), got); diff != "" {
+		rt.Fatalf("Notify differs from the model (-model +real):\n%s", diff)
+	}
+	if s, _ := gate.NotifyState(nm.n); (s == 1) != (got.Queue > 0) || (s == 2) != got.Permit {
+		rt.Fatalf("state %d with %d queued, permit %v", s, got.Queue, got.Permit)
+	}
+}
+
+// raceOutcomes: the waiter's ctx ended first (it left the queue, then the
+// notification went elsewhere), or the notification came first (it returns
+// nil; if it was not chosen it then leaves the queue).
+func (m *notifyModel) raceOutcomes(r *modelRace[notifyModel]) []notifyModel {
+	first := m.clone()
+	id := first.callHandle(r.id)
+	first.cancelCtx(id, r.id)
+	r.apply(&first)
+	after := m.clone()
+	r.apply(&after)
+	after.cancelCtx(id, r.id)
+	return []notifyModel{first, after}
+}
+
+func (m *notifyModel) callHandle(call int) int {
+	for id, h := range m.handles {
+		if h.call == call {
+			return id
+		}
+	}
+	return 0
+}
+
+func (nm *notifyMachine) newHandle(rt *rapid.T) {
+	id := nm.newID()
+	nm.handles[id] = nm.n.Notified()
+	nm.m.handles[id] = notifyModelHandle{gen: nm.m.gen}
+}
+
+// idleHandle picks a visible handle with no Wait running.
+func (nm *notifyMachine) idleHandle(rt *rapid.T) (int, bool) {
+	free := map[int]bool{}
+	for id := range nm.handles {
+		if nm.m.handles[id].call == 0 && !nm.waiting(id) {
+			free[id] = true
+		}
+	}
+	return pick(rt, free, "handle")
+}
+
+// waiting reports whether a Wait goroutine on handle id has not returned.
+func (nm *notifyMachine) waiting(id int) bool {
+	for _, c := range nm.pending {
+		if c.handle == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (nm *notifyMachine) enable(rt *rapid.T) {
+	id, ok := nm.idleHandle(rt)
+	if !ok {
+		return
+	}
+	got := nm.handles[id].Enable()
+	if want := nm.m.enable(id); got != want {
+		rt.Fatalf("Enable of handle %d = %v, model: %v", id, got, want)
+	}
+}
+
+func (nm *notifyMachine) cancelHandle(rt *rapid.T) {
+	id, ok := nm.idleHandle(rt)
+	if !ok {
+		return
+	}
+	nm.handles[id].Cancel()
+	nm.m.cancel(id)
+}
+
+// drawCtx returns a ctx for a Wait: one that never ends (the cond park), a
+// cancellable one, or (rarely) a done one.
+func (nm *notifyMachine) drawCtx(rt *rapid.T, call int) (ctx context.Context, precancelled bool) {
+	switch rapid.IntRange(0, 7).Draw(rt, "ctx") {
+	case 0, 1:
+		return context.Background(), false
+	case 7:
+		return doneCtx(context.Background()), true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nm.ctxs = append(nm.ctxs, cancel)
+	nm.cancels[call] = cancel
+	return ctx, false
+}
+
+func (nm *notifyMachine) waitHandle(rt *rapid.T) {
+	id, ok := nm.idleHandle(rt)
+	if !ok {
+		return
+	}
+	call := nm.newID()
+	ctx, pre := nm.drawCtx(rt, call)
+	c := notifyCall{handle: id, ch: make(chan error, 1)}
+	nm.pending[call] = c
+	w := nm.handles[id]
+	go func() { c.ch <- w.Wait(ctx) }()
+	nm.m.wait(id, call, pre)
+}
+
+func (nm *notifyMachine) notifyWait(rt *rapid.T) {
+	id, call := nm.newID(), nm.newID()
+	ctx, pre := nm.drawCtx(rt, call)
+	c := notifyCall{handle: id, ch: make(chan error, 1)}
+	nm.pending[call] = c
+	n := nm.n
+	go func() { c.ch <- n.Wait(ctx) }()
+	nm.m.handles[id] = notifyModelHandle{gen: nm.m.gen}
+	nm.m.wait(id, call, pre)
+}
+
+func (nm *notifyMachine) cancelCtx(rt *rapid.T) {
+	call, ok := pick(rt, nm.cancels, "call")
+	if !ok {
+		return
+	}
+	nm.cancels[call]()
+	delete(nm.cancels, call)
+	nm.m.cancelCtx(nm.m.callHandle(call), call)
+}
+
+func (nm *notifyMachine) notifyOne(rt *rapid.T) {
+	nm.n.NotifyOne()
+	nm.m.deliver(1)
+}
+
+func (nm *notifyMachine) notifyLast(rt *rapid.T) {
+	nm.n.NotifyLast()
+	nm.m.deliver(2)
+}
+
+func (nm *notifyMachine) notifyWaiters(rt *rapid.T) {
+	nm.n.NotifyWaiters()
+	nm.m.notifyWaiters()
+}
+
+// cancelRace ends the ctx of a queued Wait and, before it can run, sends a
+// notification, in either order.
+func (nm *notifyMachine) cancelRace(rt *rapid.T) {
+	queued := map[int]bool{}
+	for call := range nm.cancels {
+		if id := nm.m.callHandle(call); id != 0 && nm.m.inQueue(id) {
+			queued[call] = true
+		}
+	}
+	call, ok := pick(rt, queued, "call")
+	if !ok {
+		return
+	}
+	op := rapid.SampledFrom([]string{"one", "last", "waiters"}).Draw(rt, "op")
+	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")
+	var do func()
+	var apply func(*notifyModel)
+	switch op {
+	case "one":
+		do, apply = nm.n.NotifyOne, func(m *notifyModel) { m.deliver(1) }
+	case "last":
+		do, apply = nm.n.NotifyLast, func(m *notifyModel) { m.deliver(2) }
+	default:
+		do, apply = nm.n.NotifyWaiters, (*notifyModel).notifyWaiters
+	}
+	cancel := nm.cancels[call]
+	delete(nm.cancels, call)
+	if cancelFirst {
+		cancel()
+		do()
+	} else {
+		do()
+		cancel()
+	}
+	nm.race = &modelRace[notifyModel]{id: call, apply: apply}
+}
+
+func notifyModelCheck(rt *rapid.T) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		nm := newNotifyMachine()
+		rt.Cleanup(nm.cleanup)
+		rt.Repeat(map[string]func(*rapid.T){
+			"":              nm.check,
+			"newHandle":     nm.newHandle,
+			"enable":        nm.enable,
+			"waitHandle":    nm.waitHandle,
+			"notifyWait":    nm.notifyWait,
+			"cancelHandle":  nm.cancelHandle,
+			"cancelCtx":     nm.cancelCtx,
+			"notifyOne":     nm.notifyOne,
+			"notifyLast":    nm.notifyLast,
+			"notifyWaiters": nm.notifyWaiters,
+			"cancelRace":    nm.cancelRace,
+		})
+	})
+}
+
+func TestNotifyModel(t *testing.T) {
+	oneProc(t)
+	rapid.Check(t, notifyModelCheck)
+}
+
+func FuzzNotifyModel(f *testing.F) {
+	oneProc(f)
+	f.Fuzz(rapid.MakeFuzz(notifyModelCheck))
 }
