@@ -57,9 +57,9 @@ type Notify struct {
 	// nothing. A sync.Cond belongs to no synctest bubble and a goroutine
 	// in Cond.Wait is durably blocked, so this park works in one bubble
 	// after another like a channel made for the wait. Its L is &q.mu, set
-	// under mu before each use (the zero Notify must work). Other waiters
-	// park on a channel of their own, so NotifyOne never wakes more than
-	// the one goroutine it chose.
+	// under mu by the first waiter that uses it (the zero Notify must
+	// work). Other waiters park on a channel of their own, so NotifyOne
+	// never wakes more than the one goroutine it chose.
 	cond  sync.Cond
 	condW *waiter
 }
@@ -278,25 +278,24 @@ func (n *Notify) notifyWaitersSlow() {
 // returns ctx.Err() and leaves the queue; a waiter that was notified before
 // it could leave returns nil (the notification is not lost).
 func (n *Notify) Wait(ctx context.Context) error {
-	// Fast path: take the stored permit.
-	if ctx.Err() == nil {
-		s := n.state.Load()
-		if s&notifyStateMask == notifyNotified && n.state.CompareAndSwap(s, s&^notifyStateMask) {
-			return nil
-		}
-	}
-	return n.waitSlow(ctx)
-}
-
-// waitSlow is the slow path of Notify.Wait, outlined so that the fast path
-// can be inlined. It waits with a spare waiter struct of the queue, so that
-// nothing is allocated for a wait with a ctx that cannot end and, otherwise,
-// only its channel.
-func (n *Notify) waitSlow(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	gen := n.state.Load() >> notifyGenShift // the Notified this Wait stands for is created now
+	// Fast path: take the stored permit.
+	s := n.state.Load()
+	if s&notifyStateMask == notifyNotified && n.state.CompareAndSwap(s, s&^notifyStateMask) {
+		return nil
+	}
+	return n.waitSlow(ctx, s)
+}
+
+// waitSlow is the slow path of Notify.Wait, outlined so that the fast path
+// stays short; s is the state word Wait loaded, whose generation is that of
+// the Notified this Wait stands for. It waits with a spare waiter struct of
+// the queue, so that nothing is allocated for a wait with a ctx that cannot
+// end and, otherwise, only its channel.
+func (n *Notify) waitSlow(ctx context.Context, s uint64) error {
+	gen := s >> notifyGenShift
 	w := n.spareWaiter()
 	err := n.wait(ctx, w, gen, false)
 	// w is off the list and its wake-up, if any, has been received.
@@ -352,7 +351,12 @@ func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) e
 			// signals; Cond.Wait takes its ticket before it unlocks mu,
 			// so the signal cannot be lost.
 			n.condW = w
-			n.cond.L = &n.q.mu
+			if n.cond.L == nil {
+				// Set once, by the first cond waiter: a waiter that
+				// is waking reads L without mu (to relock it), so L
+				// must not be written again.
+				n.cond.L = &n.q.mu
+			}
 			for w.queued {
 				n.cond.Wait()
 			}
