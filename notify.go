@@ -44,22 +44,34 @@ import (
 type Notify struct {
 	_ noCopy
 
-	// state is the word described by the bit map above notifyEmpty.
+	// state is the word described by the bit map above notifyWaiting.
 	state atomic.Uint64
 
-	// q's mu guards the list, condW, the fields of every queued waiter and
-	// every change of state out of notifyWaiting.
+	// q's mu guards the list, loneSeq, condW, the fields of every queued
+	// waiter, and every change of state while anyone waits.
 	q waitQueue
 
-	// cond parks at most one waiter, condW, whose ctx can never end (its
-	// Done channel is nil): such a waiter needs no channel, so the common
-	// case of one goroutine waiting with context.Background allocates
-	// nothing. A sync.Cond belongs to no synctest bubble and a goroutine
-	// in Cond.Wait is durably blocked, so this park works in one bubble
-	// after another like a channel made for the wait. Its L is &q.mu, set
-	// under mu by the first waiter that uses it (the zero Notify must
-	// work). Other waiters park on a channel of their own, so NotifyOne
-	// never wakes more than the one goroutine it chose.
+	// loneSeq counts the wake-ups of the lone waiter (see notifyLone): the
+	// lone waiter parks on lone until it changes. Guarded by mu.
+	loneSeq uint64
+
+	// lone parks the lone waiter: a Notify.Wait whose ctx can never end
+	// (its Done channel is nil) and that found nobody waiting. It is off
+	// the list and touches no waiter struct, so the common case of one
+	// goroutine waiting with context.Background touches two cache lines of
+	// the Notify and allocates nothing. A sync.Cond belongs to no synctest
+	// bubble and a goroutine in Cond.Wait is durably blocked, so this park
+	// works in one bubble after another, like a channel made for the wait.
+	// Its L is &q.mu, set under mu by the first goroutine that waits on it
+	// (the zero Notify must work) and never written again: a waking
+	// goroutine reads it without mu to relock mu.
+	lone sync.Cond
+
+	// cond parks condW, one queued waiter whose ctx can never end, which so
+	// needs no channel either; it is taken by the first such waiter while
+	// cond is free. Its L is set like lone's. Every other waiter parks on a
+	// channel of its own, so a notification never wakes more than the
+	// goroutine it chose.
 	cond  sync.Cond
 	condW *waiter
 }
@@ -68,34 +80,38 @@ type Notify struct {
 //
 // Bits (high to low):
 //
-//	63 ................... 2 | 1 0
-//	NotifyWaiters generation | empty (0) / waiting (1) / notified (2)
+//	63 ................... 3 | 2    | 1        | 0
+//	NotifyWaiters generation | lone | notified | waiting
 //
-// empty: no permit stored and nobody queued. waiting: the list is non-empty
-// (and so no permit is stored: NotifyOne gives it to a waiter instead).
-// notified: the permit is stored and nobody is queued.
+// waiting: the list is non-empty. notified: the permit is stored. lone: the
+// lone waiter waits on n.lone, off the list; it is older than every waiter on
+// the list (it parks only when nobody waits, and everyone after it joins the
+// list). notified is never set together with waiting or lone: NotifyOne gives
+// the permit to a waiter when there is one.
 //
 // The generation counts the calls of NotifyWaiters; a Notified records it
 // when it is created, and one that finds it changed has been completed by
 // such a call, without taking the stored permit.
 //
 // Who changes what:
-//   - empty → notified (NotifyOne, NotifyLast) and notified → empty (a Wait
-//     that takes the permit) are lock-free CASes;
-//   - empty → waiting (the first waiter queues), waiting → empty (the last
-//     one leaves or is woken) and every generation change while waiting
-//     happen under mu. A generation change while not waiting is a lock-free
-//     CAS: a waiter that is about to queue compares the whole word in its
-//     CAS to waiting, so it sees the new generation and does not queue.
+//   - while nobody waits (waiting and lone clear), setting notified
+//     (NotifyOne, NotifyLast), clearing it (a Wait that takes the permit)
+//     and a generation change (NotifyWaiters) are lock-free CASes;
+//   - waiting and lone are set and cleared under mu only, and while either
+//     is set only holders of mu change the word (the lock-free paths step
+//     aside), so a holder of mu may change it with a plain store. A waiter
+//     about to wait sets waiting or lone with a CAS of the whole word, so it
+//     sees a permit or a new generation that a lock-free CAS made first.
 //
-// Invariant (under mu): state is waiting ⇔ the list is non-empty.
+// Invariant (under mu): waiting ⇔ the list is non-empty; lone ⇔ a
+// goroutine waits on n.lone and has not been taken.
 const (
-	notifyEmpty     = 0
-	notifyWaiting   = 1
-	notifyNotified  = 2
-	notifyStateMask = 3
-	notifyGenShift  = 2
-	notifyGenOne    = 1 << notifyGenShift
+	notifyWaiting  = 1 << iota                  // the list is non-empty
+	notifyNotified                              // the permit is stored
+	notifyLone                                  // the lone waiter waits
+	notifyGenShift = iota                       // shift of the generation
+	notifyGenOne   = 1 << notifyGenShift        // one NotifyWaiters call
+	notifyBusy     = notifyWaiting | notifyLone // somebody waits
 )
 
 // Values of waiter.status for a waiter of a Notify taken off the list by a
@@ -111,12 +127,15 @@ const (
 // NotifyOne wakes the goroutine that has waited longest. If none waits, it
 // stores the permit, so that the next [Notify.Wait] (or [Notified.Enable])
 // returns at once; at most one permit is stored.
+//
+// NotifyOne, NotifyLast and NotifyWaiters are not inlined (with Go 1.26 each
+// costs 90, over the budget of 80, the call of the slow path alone 57), but
+// with nobody waiting each is a load and a CAS.
 func (n *Notify) NotifyOne() {
-	// Fast path: nobody queued (empty or notified), store the permit:
-	// s|notifyNotified is notified. The CAS is made even when the permit is
-	// already stored, so that what this call follows is published to the
-	// Wait that takes the permit.
-	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
+	// Fast path: nobody waits, store the permit. The CAS is made even when
+	// the permit is already stored, so that what this call follows is
+	// published to the Wait that takes the permit.
+	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
 		n.notifySlow(notifiedByOne)
 	}
 }
@@ -124,46 +143,82 @@ func (n *Notify) NotifyOne() {
 // NotifyLast wakes the goroutine that started waiting last. If none waits, it
 // stores the permit, as [Notify.NotifyOne] does.
 func (n *Notify) NotifyLast() {
-	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
+	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
 		n.notifySlow(notifiedByLast)
 	}
 }
 
-// notifySlow is the slow path of NotifyOne and NotifyLast, outlined so that
-// their fast paths can be inlined: it retries the CAS while nobody is queued
-// and otherwise wakes a waiter under mu.
+// notifySlow is the slow path of NotifyOne and NotifyLast: it retries the CAS
+// while nobody waits and otherwise wakes a waiter under mu.
 func (n *Notify) notifySlow(kind uint8) {
 	for {
 		s := n.state.Load()
-		if s&notifyStateMask == notifyWaiting {
+		if s&notifyBusy != 0 {
 			break
 		}
 		// Lost a race with a Wait taking the permit or a NotifyWaiters.
-		if n.state.CompareAndSwap(s, s&^notifyStateMask|notifyNotified) {
+		if n.state.CompareAndSwap(s, s|notifyNotified) {
 			return
 		}
 	}
 	n.q.mu.Lock()
-	ready, cond := n.notifyLocked(kind)
+	wk := n.notifyLocked(kind)
 	n.q.mu.Unlock()
-	n.wakeOne(ready, cond)
+	wk.wake(n)
+}
+
+// A notifyWake says how to wake the waiters a notification took, once mu is
+// unlocked: close ready (a chain of them for NotifyWaiters, through next),
+// signal cond, signal lone. It is empty for a waiter that joined the list
+// through Enable and has not parked yet: its Wait will find it off the list.
+// No waiter is touched once mu is unlocked but to close its channel, so that
+// a woken goroutine may reuse its waiter as soon as it sees its status.
+type notifyWake struct {
+	ready      chan struct{}
+	chain      *waiter
+	cond, lone bool
+}
+
+func (wk notifyWake) wake(n *Notify) {
+	if wk.ready != nil {
+		close(wk.ready)
+	}
+	wakeAll(wk.chain)
+	// Each of cond and lone parks at most one goroutine, and a new one may
+	// park only after the last one was taken: the goroutines that took
+	// tickets in Cond.Wait were taken in ticket order, one Signal each, so
+	// Signal wakes the oldest ticket not yet woken, which belongs to the
+	// waiter taken or to one taken before it (whose own Signal then wakes
+	// this one). Either way every taken waiter is woken once.
+	if wk.cond {
+		n.cond.Signal()
+	}
+	if wk.lone {
+		n.lone.Signal()
+	}
 }
 
 // notifyLocked delivers one notification of kind notifiedByOne or
-// notifiedByLast: to the oldest or newest queued waiter, or, with nobody
-// queued, as the stored permit. It returns how to wake the chosen waiter
-// (see takeLocked). mu must be held.
-func (n *Notify) notifyLocked(kind uint8) (ready chan struct{}, cond bool) {
+// notifiedByLast: to the oldest or newest waiter, or, with nobody waiting, as
+// the stored permit. mu must be held.
+func (n *Notify) notifyLocked(kind uint8) notifyWake {
 	for {
 		s := n.state.Load()
-		if s&notifyStateMask != notifyWaiting {
-			// Nobody queued (and, mu being held, nobody can queue now):
+		if s&notifyBusy == 0 {
+			// Nobody waits (and, mu being held, nobody can start to):
 			// store the permit. Lock-free CASes (a Wait taking the permit,
 			// a NotifyOne, a NotifyWaiters) may race with ours: retry.
-			if n.state.CompareAndSwap(s, s&^notifyStateMask|notifyNotified) {
-				return nil, false
+			if n.state.CompareAndSwap(s, s|notifyNotified) {
+				return notifyWake{}
 			}
 			continue
+		}
+		if s&notifyLone != 0 && (kind == notifiedByOne || s&notifyWaiting == 0) {
+			// The lone waiter is the oldest, and the newest when the
+			// list is empty.
+			n.state.Store(s &^ notifyLone)
+			n.loneSeq++
+			return notifyWake{lone: true}
 		}
 		var w *waiter
 		if kind == notifiedByLast {
@@ -172,42 +227,21 @@ func (n *Notify) notifyLocked(kind uint8) (ready chan struct{}, cond bool) {
 			w = n.q.popFront()
 		}
 		if n.q.empty() {
-			// Leaving waiting needs mu, which we hold, and no lock-free
-			// path changes the word while it is waiting: a plain store.
-			n.state.Store(s &^ notifyStateMask)
+			n.state.Store(s &^ notifyWaiting)
 		}
 		return n.takeLocked(w, kind)
 	}
 }
 
 // takeLocked records that w, just taken off the list, was notified with kind
-// and returns how to wake it after mu is unlocked: close ready if it is not
-// nil, or signal cond. Both are zero for a waiter that joined the list
-// through Enable and has not parked yet: its Wait will find it off the list.
-// The waiter is not touched after mu is unlocked, so that its goroutine may
-// reuse it as soon as it sees its status. mu must be held.
-func (n *Notify) takeLocked(w *waiter, kind uint8) (ready chan struct{}, cond bool) {
+// and returns how to wake it. mu must be held.
+func (n *Notify) takeLocked(w *waiter, kind uint8) notifyWake {
 	w.status = kind
 	if w == n.condW {
 		n.condW = nil
-		return nil, true
+		return notifyWake{cond: true}
 	}
-	return w.ready, false
-}
-
-// wakeOne wakes a waiter as takeLocked said, after mu is unlocked.
-func (n *Notify) wakeOne(ready chan struct{}, cond bool) {
-	if cond {
-		// Only the waiter in condW parks on cond, and a new one can take
-		// condW only after the last one was taken off the list. So the
-		// waiters that took tickets in Cond.Wait were taken off the list
-		// in ticket order, one Signal each; Signal wakes the oldest
-		// ticket not yet woken, which belongs to this waiter or to one
-		// taken before it (whose own Signal then wakes this one).
-		n.cond.Signal()
-	} else if ready != nil {
-		close(ready)
-	}
+	return notifyWake{ready: w.ready}
 }
 
 // NotifyWaiters wakes every goroutine that waits and completes every
@@ -216,56 +250,58 @@ func (n *Notify) wakeOne(ready chan struct{}, cond bool) {
 // a stored one in place. A Notified created after the call, or a Wait that
 // starts after it, is not affected.
 func (n *Notify) NotifyWaiters() {
-	// Fast path: nobody queued, so only the generation changes; a stored
-	// permit stays. A waiter about to queue fails its CAS and sees the
-	// new generation.
-	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s+notifyGenOne) {
+	// Fast path: nobody waits, so only the generation changes; a stored
+	// permit stays. A waiter about to wait fails its CAS and sees the new
+	// generation.
+	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s+notifyGenOne) {
 		n.notifyWaitersSlow()
 	}
 }
 
 // notifyWaitersSlow is the slow path of NotifyWaiters: it bumps the
-// generation and empties the list under mu, then wakes every waiter taken.
+// generation and takes every waiter under mu, then wakes them.
 func (n *Notify) notifyWaitersSlow() {
 	n.q.mu.Lock()
+	var s uint64
 	for {
-		s := n.state.Load()
-		if s&notifyStateMask == notifyWaiting {
-			// The new generation and waiting → empty in one store: under
-			// mu nothing else changes a waiting word.
-			n.state.Store(s&^notifyStateMask + notifyGenOne)
+		s = n.state.Load()
+		if s&notifyBusy != 0 {
 			break
 		}
-		// The list emptied before we took mu; lock-free CASes may race.
+		// Nobody waits any more; lock-free CASes may race.
 		if n.state.CompareAndSwap(s, s+notifyGenOne) {
 			n.q.mu.Unlock()
 			return
 		}
 	}
+	// The new generation, with nobody waiting, in one store: under mu
+	// nothing else changes the word while anyone waits.
+	n.state.Store(s&^notifyBusy + notifyGenOne)
+	var wk notifyWake
+	if s&notifyLone != 0 {
+		n.loneSeq++
+		wk.lone = true
+	}
 	// Take every waiter off the list, chaining those that park on a
 	// channel through next: the others (the cond waiter, and enabled
 	// Notifieds that have not parked) must not be touched once mu is
 	// unlocked.
-	var wake, last *waiter
-	cond := false
+	var last *waiter
 	for w := n.q.popFront(); w != nil; w = n.q.popFront() {
-		ready, c := n.takeLocked(w, notifiedByAll)
-		cond = cond || c
-		if ready == nil {
+		t := n.takeLocked(w, notifiedByAll)
+		wk.cond = wk.cond || t.cond
+		if t.ready == nil {
 			continue
 		}
 		if last == nil {
-			wake = w
+			wk.chain = w
 		} else {
 			last.next = w
 		}
 		last = w
 	}
 	n.q.mu.Unlock()
-	wakeAll(wake)
-	if cond {
-		n.cond.Signal()
-	}
+	wk.wake(n)
 }
 
 // Wait waits for a notification: it is n.Notified().Wait(ctx), without the
@@ -283,7 +319,7 @@ func (n *Notify) Wait(ctx context.Context) error {
 	}
 	// Fast path: take the stored permit.
 	s := n.state.Load()
-	if s&notifyStateMask == notifyNotified && n.state.CompareAndSwap(s, s&^notifyStateMask) {
+	if s&notifyNotified != 0 && n.state.CompareAndSwap(s, s&^notifyNotified) {
 		return nil
 	}
 	return n.waitSlow(ctx, s)
@@ -291,11 +327,50 @@ func (n *Notify) Wait(ctx context.Context) error {
 
 // waitSlow is the slow path of Notify.Wait, outlined so that the fast path
 // stays short; s is the state word Wait loaded, whose generation is that of
-// the Notified this Wait stands for. It waits with a spare waiter struct of
-// the queue, so that nothing is allocated for a wait with a ctx that cannot
-// end and, otherwise, only its channel.
+// the Notified this Wait stands for. With a ctx that never ends and nobody
+// waiting it becomes the lone waiter; otherwise it waits on the list with a
+// spare waiter struct of the queue, so that a wait allocates at most its
+// channel.
 func (n *Notify) waitSlow(ctx context.Context, s uint64) error {
 	gen := s >> notifyGenShift
+	if ctx.Done() == nil {
+		n.q.mu.Lock()
+		for {
+			s := n.state.Load()
+			if s>>notifyGenShift != gen {
+				n.q.mu.Unlock()
+				return nil // a NotifyWaiters since the call
+			}
+			if s&notifyNotified != 0 {
+				if n.state.CompareAndSwap(s, s&^notifyNotified) {
+					n.q.mu.Unlock()
+					return nil // a permit came while we took the lock
+				}
+				continue
+			}
+			if s&notifyBusy != 0 {
+				break // others wait: join the list behind them
+			}
+			// Nobody waits: become the lone waiter. The CAS fails if a
+			// lock-free NotifyOne or NotifyWaiters came first: look
+			// again.
+			if n.state.CompareAndSwap(s, s|notifyLone) {
+				seq := n.loneSeq
+				if n.lone.L == nil {
+					n.lone.L = &n.q.mu
+				}
+				// The waker bumps loneSeq under mu, then signals;
+				// Cond.Wait takes its ticket before it unlocks mu, so
+				// the signal cannot be lost.
+				for n.loneSeq == seq {
+					n.lone.Wait()
+				}
+				n.q.mu.Unlock()
+				return nil
+			}
+		}
+		n.q.mu.Unlock()
+	}
 	w := n.spareWaiter()
 	err := n.wait(ctx, w, gen, false)
 	// w is off the list and its wake-up, if any, has been received.
@@ -316,15 +391,16 @@ func (n *Notify) spareWaiter() *waiter {
 	return new(waiter)
 }
 
-// wait is the common slow path of Notify.Wait and Notified.Wait: wait for a
-// notification for waiter w, which stands for a Notified created at
-// generation gen and is on the list already if queued (Notified.Enable).
+// wait is the common slow path of a wait on the list, for Notify.Wait and
+// Notified.Wait: wait for a notification for waiter w, which stands for a
+// Notified created at generation gen and is on the list already if queued
+// (Notified.Enable).
 //
 // It returns nil once w has been notified, or completed without joining the
 // list (a new generation, or the stored permit, which it took), or ctx.Err()
-// once ctx is done with w off the list and nothing taken.
-// ctx must not be done at the call. On return w is off the list and no waker
-// holds it; a notification that chose it is in w.status.
+// once ctx is done with w off the list and nothing taken. ctx must not be
+// done at the call. On return w is off the list and no waker holds it; a
+// notification that chose it is in w.status.
 func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) error {
 	done := ctx.Done()
 	var ready chan struct{}
@@ -348,13 +424,9 @@ func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) e
 		if n.condW == nil {
 			// The cond is free: park on it, allocating nothing. The
 			// waker clears condW and sets w.status under mu, then
-			// signals; Cond.Wait takes its ticket before it unlocks mu,
-			// so the signal cannot be lost.
+			// signals; Cond.Wait takes its ticket before it unlocks mu.
 			n.condW = w
 			if n.cond.L == nil {
-				// Set once, by the first cond waiter: a waiter that
-				// is waking reads L without mu (to relock it), so L
-				// must not be written again.
 				n.cond.L = &n.q.mu
 			}
 			for w.queued {
@@ -393,10 +465,10 @@ func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) e
 	return nil
 }
 
-// enqueueLocked is the first half of a slow wait, under mu: it completes the
-// wait without queuing if a NotifyWaiters came since generation gen or a
-// permit is stored (taking it), and returns false; otherwise it appends w to
-// the list, with the word set to waiting, and returns true.
+// enqueueLocked is the first half of a slow wait on the list, under mu: it
+// completes the wait without queuing if a NotifyWaiters came since
+// generation gen or a permit is stored (taking it), and returns false;
+// otherwise it appends w to the list, with waiting set, and returns true.
 func (n *Notify) enqueueLocked(w *waiter, gen uint64) bool {
 	for {
 		s := n.state.Load()
@@ -405,22 +477,18 @@ func (n *Notify) enqueueLocked(w *waiter, gen uint64) bool {
 			// a stored permit stays for someone else.
 			return false
 		}
-		switch s & notifyStateMask {
-		case notifyNotified:
+		if s&notifyNotified != 0 {
 			// A permit came while we took the lock: take it.
-			if n.state.CompareAndSwap(s, s&^notifyStateMask) {
+			if n.state.CompareAndSwap(s, s&^notifyNotified) {
 				return false
 			}
-		case notifyEmpty:
-			// First waiter. The CAS fails if a lock-free NotifyOne stored
-			// a permit or a NotifyWaiters bumped the generation: look
-			// again.
-			if n.state.CompareAndSwap(s, s|notifyWaiting) {
-				n.q.pushBack(w)
-				return true
-			}
-		default:
-			// Already waiting: under mu, the word cannot change now.
+			continue
+		}
+		// Set waiting if it is not set yet. The CAS fails if a lock-free
+		// NotifyOne stored a permit or a NotifyWaiters bumped the
+		// generation while nobody waited: look again. With somebody
+		// waiting, nothing but mu's holders change the word.
+		if s&notifyWaiting != 0 || n.state.CompareAndSwap(s, s|notifyWaiting) {
 			n.q.pushBack(w)
 			return true
 		}
@@ -428,11 +496,11 @@ func (n *Notify) enqueueLocked(w *waiter, gen uint64) bool {
 }
 
 // leftLocked restores the invariant after a waiter left the list on its own
-// (ctx ended, or Cancel): if the list is now empty, the word goes from
-// waiting to empty. mu must be held.
+// (ctx ended, or Cancel): if the list is now empty, waiting is cleared. mu
+// must be held.
 func (n *Notify) leftLocked() {
 	if n.q.empty() {
-		n.state.Store(n.state.Load() &^ notifyStateMask)
+		n.state.Store(n.state.Load() &^ notifyWaiting)
 	}
 }
 
@@ -490,7 +558,7 @@ func (w *Notified) Enable() bool {
 	n := w.n
 	s := n.state.Load()
 	if s>>notifyGenShift != w.gen ||
-		s&notifyStateMask == notifyNotified && n.state.CompareAndSwap(s, s&^notifyStateMask) {
+		s&notifyNotified != 0 && n.state.CompareAndSwap(s, s&^notifyNotified) {
 		w.phase = notifiedDone
 		return true
 	}
@@ -527,7 +595,7 @@ func (w *Notified) Wait(ctx context.Context) error {
 		// Fast path: a NotifyWaiters since creation, or a stored permit.
 		s := w.n.state.Load()
 		if s>>notifyGenShift != w.gen ||
-			s&notifyStateMask == notifyNotified && w.n.state.CompareAndSwap(s, s&^notifyStateMask) {
+			s&notifyNotified != 0 && w.n.state.CompareAndSwap(s, s&^notifyNotified) {
 			w.phase = notifiedDone
 			return nil
 		}
@@ -562,9 +630,9 @@ func (w *Notified) Cancel() {
 	}
 	switch w.w.status {
 	case notifiedByOne, notifiedByLast:
-		ready, cond := n.notifyLocked(w.w.status)
+		wk := n.notifyLocked(w.w.status)
 		n.q.mu.Unlock()
-		n.wakeOne(ready, cond)
+		wk.wake(n)
 	default:
 		// NotifyWaiters: not passed on. w stays complete by it.
 		n.q.mu.Unlock()
