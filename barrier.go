@@ -24,24 +24,31 @@ import (
 //
 // Design. The waiters of a generation need no wake-up of their own, only the
 // news that their generation has completed, and a cancelled one only has to
-// take its arrival back. So a Barrier keeps no queue of waiters: the first
-// goroutine to wait in a generation makes one channel for it, every waiter
-// parks on it, and the leader closes it, waking all of them with one close.
-// A generation costs one allocation, however many wait. A waiter whose ctx
-// ends takes mu and, if its generation is still the current one, takes back
-// its arrival; otherwise the generation completed first and it returns
-// success. When every arrival of a generation has been taken back, the
-// channel is dropped, so that the next arrival makes its own: a Barrier used
-// in one synctest bubble after another never parks a goroutine on a channel
-// of another bubble.
+// take its arrival back. So a Barrier keeps no queue of waiters. A waiter
+// whose ctx can never end (its Done channel is nil) waits on a sync.Cond
+// until the generation number changes, and the leader wakes all of them with
+// one Broadcast: that allocates nothing, and a sync.Cond belongs to no
+// synctest bubble while a goroutine in Cond.Wait is durably blocked. A waiter
+// whose ctx can end must also watch ctx.Done, so it parks on a channel: the
+// first such goroutine of a generation makes one, and the leader closes it,
+// one allocation per generation however many wait. A waiter whose ctx ends
+// takes mu and, if its generation is still the current one, takes back its
+// arrival; otherwise the generation completed first and it returns success.
+// When every channel waiter of a generation has withdrawn, the channel is
+// dropped, so that the next one makes its own: a Barrier used in one
+// synctest bubble after another never parks a goroutine on a channel of
+// another bubble.
 type Barrier struct {
 	_ noCopy
 	n int // goroutines per generation; 0 acts as 1
 
-	mu      sync.Mutex    // guards arrived, gen and ch
-	arrived int           // goroutines waiting in the current generation
-	gen     uint64        // generations completed
-	ch      chan struct{} // closed when the current generation completes; nil while nobody waits
+	mu       sync.Mutex    // guards every field below
+	arrived  int           // goroutines waiting in the current generation
+	gen      uint64        // generations completed
+	ch       chan struct{} // closed when the current generation completes; nil while no channel waiter waits
+	chans    int           // channel waiters in the current generation
+	sleepers int           // cond waiters in the current generation
+	cond     sync.Cond     // L is &mu, set under mu by the first cond waiter, never written again
 }
 
 // NewBarrier returns a Barrier that releases n goroutines at a time. n == 0
@@ -71,7 +78,11 @@ func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 	if b.arrived+1 >= b.n {
 		// The last one: complete the generation and release the others.
 		ch := b.ch
-		b.arrived, b.gen, b.ch = 0, b.gen+1, nil
+		if b.sleepers > 0 {
+			// They relock mu as they wake, after we unlock it.
+			b.cond.Broadcast()
+		}
+		b.arrived, b.gen, b.ch, b.chans, b.sleepers = 0, b.gen+1, nil, 0, 0
 		b.mu.Unlock()
 		if ch != nil {
 			close(ch)
@@ -79,29 +90,37 @@ func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 		return true, nil
 	}
 	b.arrived++
+	gen := b.gen
+	if ctx.Done() == nil {
+		// A ctx that never ends: no withdrawal, no channel.
+		b.sleepers++
+		if b.cond.L == nil {
+			b.cond.L = &b.mu
+		}
+		for b.gen == gen {
+			b.cond.Wait()
+		}
+		b.mu.Unlock()
+		return false, nil
+	}
 	if b.ch == nil {
-		// The first waiter of the generation makes its channel.
+		// The first channel waiter of the generation makes its channel.
 		b.ch = make(chan struct{})
 	}
-	ch, gen := b.ch, b.gen
+	b.chans++
+	ch := b.ch
 	b.mu.Unlock()
 	return false, b.park(ctx, ch, gen)
 }
 
-// park waits until the generation gen completes (nil) or ctx is done: then
-// it withdraws the arrival and returns ctx.Err(), unless gen completed first
-// (nil). It is outlined so that the leader's path stays short.
+// park waits on ch until the generation gen completes (nil) or ctx is done:
+// then it withdraws the arrival and returns ctx.Err(), unless gen completed
+// first (nil).
 func (b *Barrier) park(ctx context.Context, ch chan struct{}, gen uint64) error {
-	done := ctx.Done()
-	if done == nil {
-		// A context that can never end: a plain receive.
-		<-ch
-		return nil
-	}
 	select {
 	case <-ch:
 		return nil
-	case <-done:
+	case <-ctx.Done():
 	}
 	b.mu.Lock()
 	if b.gen != gen {
@@ -110,9 +129,10 @@ func (b *Barrier) park(ctx context.Context, ch chan struct{}, gen uint64) error 
 		return nil
 	}
 	b.arrived--
-	if b.arrived == 0 {
-		// Nobody waits on ch any more: the next arrival makes a new one
-		// (in its own synctest bubble, if that is another).
+	b.chans--
+	if b.chans == 0 {
+		// Nobody waits on ch any more: the next channel waiter makes a
+		// new one (in its own synctest bubble, if that is another).
 		b.ch = nil
 	}
 	b.mu.Unlock()

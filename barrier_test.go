@@ -267,6 +267,11 @@ func TestBarrierAcrossBubbles(t *testing.T) {
 			bubbleBarrier.Wait(t.Context())
 			synctest.Wait()
 			a.ok(t)
+			c := barrierWait(context.Background(), bubbleBarrier, "cond waiter")
+			synctest.Wait()
+			bubbleBarrier.Wait(t.Context())
+			synctest.Wait()
+			c.ok(t)
 			// Leave an arrival that withdraws: its channel must not be
 			// used by the next bubble.
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -288,6 +293,45 @@ func TestBarrierAcrossBubbles(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Waiters whose ctx never ends (on the cond) and waiters whose ctx can end
+// (on the generation's channel) complete one generation together; a channel
+// waiter's withdrawal leaves the cond waiters waiting.
+func TestBarrierMixedWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := gate.NewBarrier(4)
+		bg := context.Background()
+		ctx, cancel := context.WithCancel(t.Context())
+		x := barrierWait(ctx, b, "withdrawing channel waiter")
+		c1 := barrierWait(bg, b, "cond waiter 1")
+		ch := barrierWait(t.Context(), b, "channel waiter")
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		x.failed(t, context.Canceled)
+		c1.pending(t)
+		ch.pending(t)
+		c2 := barrierWait(bg, b, "cond waiter 2")
+		synctest.Wait()
+		if got := gate.BarrierArrived(b); got != 3 {
+			t.Fatalf("%d arrived, want 3", got)
+		}
+		leader, err := b.Wait(bg)
+		if !leader || err != nil {
+			t.Fatalf("fourth Wait = %v, %v; want leader", leader, err)
+		}
+		synctest.Wait()
+		for _, a := range []*async[bool]{c1, ch, c2} {
+			if a.ok(t) {
+				t.Fatalf("%s led too", a.what)
+			}
+		}
+		// The next generation starts empty.
+		if got := gate.BarrierArrived(b); got != 0 {
+			t.Fatalf("%d arrived, want 0", got)
+		}
+	})
 }
 
 // A leader allocates nothing; so does a Barrier of 1.
