@@ -521,7 +521,15 @@ func (n *Notify) Notified() *Notified {
 // creation. Wait and Enable of a complete Notified return at once. It is
 // used by one goroutine at a time: its methods must not be called
 // concurrently.
+//
+// The zero Notified belongs to no Notify and must not be used; get one from
+// [Notify.Notified]. A Notified must not be copied.
+//
+// In the terminology of the Go memory model, what completes a Notified (the
+// NotifyOne or NotifyLast that chose it or stored the permit it took, or the
+// NotifyWaiters) synchronizes before the Wait or Enable that reports it.
 type Notified struct {
+	_     noCopy
 	n     *Notify
 	gen   uint64 // n's generation when created
 	phase uint8  // notifiedIdle, notifiedEnabled or notifiedDone
