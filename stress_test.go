@@ -2005,3 +2005,268 @@ func mpscStorm(t *testing.T, capacity int, closeRx bool) {
 		t.Fatalf("capacity %d at the end; want %d", tx.Capacity(), capacity)
 	}
 }
+
+// TestNotifyStressNoLostWakeup runs producers that add work and call
+// NotifyOne or NotifyLast against consumers that take work or wait, with
+// Wait under a cancellation storm, Enable then Cancel (passing a chosen
+// notification on), and waits whose ctx never ends. A notification lost by a
+// cancelled waiter would leave work behind with every consumer asleep: the
+// run would hang (waitLive reports it). Each consumer creates its Notified
+// before it looks at the work, and the consumer that takes the last item
+// calls NotifyWaiters, so every consumer ends. A Wait returns nil only for a
+// notification: successes never exceed the notifications sent.
+func TestNotifyStressNoLostWakeup(t *testing.T) {
+	const producers, consumers = 3, 6
+	items := stormScale(20000)
+	total := int64(producers * items)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var n gate.Notify
+	var work, taken atomic.Int64
+	var notifies, woken, cancelled atomic.Int64
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(p)))
+			for range items {
+				work.Add(1)
+				notifies.Add(1)
+				if r.IntN(4) == 0 {
+					n.NotifyLast()
+				} else {
+					n.NotifyOne()
+				}
+				if r.IntN(8) == 0 {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	take := func() bool {
+		for {
+			k := work.Load()
+			if k == 0 {
+				return false
+			}
+			if work.CompareAndSwap(k, k-1) {
+				return true
+			}
+		}
+	}
+	for c := range consumers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(producers+c)))
+			for {
+				w := n.Notified() // before the check: the final NotifyWaiters completes it
+				if taken.Load() == total {
+					return
+				}
+				if take() {
+					if taken.Add(1) == total {
+						n.NotifyWaiters()
+					}
+					continue
+				}
+				var err error
+				var ctx context.Context
+				cancel := func() {}
+				switch r.IntN(4) {
+				case 0: // must be woken: a lost notification hangs here
+					ctx = context.Background()
+					err = w.Wait(ctx)
+				case 1: // enable, then maybe give the place up
+					if w.Enable() {
+						woken.Add(1)
+						continue
+					}
+					if r.IntN(2) == 0 {
+						hold(r)
+						w.Cancel()
+						continue
+					}
+					fallthrough
+				default:
+					ctx, cancel = st.ctx(r)
+					err = w.Wait(ctx)
+				}
+				checkStormErr(t, "Notified.Wait", ctx, err)
+				cancel()
+				if err == nil {
+					woken.Add(1)
+				} else {
+					cancelled.Add(1)
+				}
+			}
+		})
+	}
+	waitLive(t, &wg, func() string {
+		s, gen := gate.NotifyState(&n)
+		return fmt.Sprintf("work=%d taken=%d/%d queued=%d state=%d gen=%d",
+			work.Load(), taken.Load(), total, gate.NotifyQueueLen(&n), s, gen)
+	})
+	st.stop()
+	t.Logf("%d notifications, %d waits completed, %d ended by their ctx", notifies.Load(), woken.Load(), cancelled.Load())
+	if w, k := woken.Load(), notifies.Load(); w > k+consumers {
+		t.Errorf("%d waits completed with %d notifications and one NotifyWaiters: a Wait returned nil without a notification", w, k)
+	}
+	if q := gate.NotifyQueueLen(&n); q != 0 {
+		t.Errorf("%d waiters left queued", q)
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestNotifyStressNotifyWaiters runs waiters through many rounds. In each
+// round every waiter creates a Notified and then waits on it in one of
+// several ways (a ctx that never ends, a ctx that may end then a retry, Enable
+// and Cancel first); a driver calls NotifyWaiters once all of them have
+// created theirs, while another goroutine throws in NotifyOne calls. A
+// Notified that NotifyWaiters failed to complete would hang its waiter.
+func TestNotifyStressNotifyWaiters(t *testing.T) {
+	const waiters = 8
+	rounds := stormScale(2000)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	var n gate.Notify
+	arrived := make([]atomic.Int64, rounds)
+	var round atomic.Int64
+	st := newStorm(1)
+	var wg sync.WaitGroup
+	for g := range waiters {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for i := range rounds {
+				w := n.Notified()
+				arrived[i].Add(1)
+				switch r.IntN(3) {
+				case 0:
+					if w.Enable() {
+						continue // a NotifyOne, or NotifyWaiters, already
+					}
+					if r.IntN(2) == 0 {
+						w.Cancel()
+					}
+				case 1:
+					ctx, cancel := st.ctx(r)
+					err := w.Wait(ctx)
+					checkStormErr(t, "Notified.Wait", ctx, err)
+					cancel()
+					if err == nil {
+						continue
+					}
+				}
+				// NotifyWaiters of this round completes it.
+				if err := w.Wait(context.Background()); err != nil {
+					t.Errorf("Notified.Wait(Background) = %v", err)
+				}
+			}
+		})
+	}
+	var stop atomic.Bool
+	var side sync.WaitGroup
+	side.Go(func() {
+		for !stop.Load() {
+			n.NotifyOne()
+			for range 20 {
+				runtime.Gosched()
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range rounds {
+			for arrived[i].Load() < waiters {
+				runtime.Gosched()
+			}
+			round.Store(int64(i))
+			n.NotifyWaiters()
+		}
+	})
+	waitLive(t, &wg, func() string {
+		i := round.Load()
+		return fmt.Sprintf("round %d: %d arrived, queued=%d", i, arrived[i].Load(), gate.NotifyQueueLen(&n))
+	})
+	stop.Store(true)
+	side.Wait()
+	st.stop()
+	if q := gate.NotifyQueueLen(&n); q != 0 {
+		t.Errorf("%d waiters left queued", q)
+	}
+	goleak.VerifyNone(t)
+}
+
+// TestBarrierStressCancel runs more goroutines than a generation needs
+// through a Barrier, each Wait under a cancellation storm, so that arrivals
+// are withdrawn at random. Every completed generation returns success to
+// exactly n waiters of which exactly one is the leader: in the end the
+// successful waits are n times the leaders. A withdrawal that was not taken
+// back (or taken back twice) would complete a generation with too few (or
+// too many) waiters, or hang the run.
+func TestBarrierStressCancel(t *testing.T) {
+	const parties, goroutines = 4, 7
+	target := int64(stormScale(4000))
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+
+	b := gate.NewBarrier(parties)
+	root, stopAll := context.WithCancel(context.Background())
+	var leaders, followers, withdrawn atomic.Int64
+	st := newStorm(2)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(seed, uint64(g)))
+			for root.Err() == nil {
+				var ctx context.Context
+				var cancel context.CancelFunc
+				if r.IntN(3) == 0 {
+					ctx, cancel = context.WithCancel(root) // ends only at the end
+				} else {
+					c, cc := st.ctx(r)
+					ctx, cancel = mergeCancel(root, c, cc)
+				}
+				leader, err := b.Wait(ctx)
+				checkStormErr(t, "Barrier.Wait", ctx, err)
+				cancel()
+				switch {
+				case err != nil:
+					withdrawn.Add(1)
+				case leader:
+					if leaders.Add(1) >= target {
+						stopAll()
+					}
+				default:
+					followers.Add(1)
+				}
+			}
+		})
+	}
+	waitLive(t, &wg, func() string {
+		return fmt.Sprintf("leaders=%d followers=%d withdrawn=%d arrived=%d",
+			leaders.Load(), followers.Load(), withdrawn.Load(), gate.BarrierArrived(b))
+	})
+	st.stop()
+	stopAll()
+	l, f := leaders.Load(), followers.Load()
+	t.Logf("%d generations, %d followers, %d waits withdrawn", l, f, withdrawn.Load())
+	if f != (parties-1)*l {
+		t.Errorf("%d followers for %d leaders, want %d per generation", f, l, parties-1)
+	}
+	if a := gate.BarrierArrived(b); a != 0 {
+		t.Errorf("%d arrivals left in the barrier", a)
+	}
+	goleak.VerifyNone(t)
+}
+
+// mergeCancel returns a ctx that ends when parent or c ends, and a cancel
+// that releases both.
+func mergeCancel(parent, c context.Context, cancelC context.CancelFunc) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(c, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		cancelC()
+	}
+}
