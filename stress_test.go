@@ -1849,6 +1849,7 @@ func TestBroadcastStress(t *testing.T) {
 // returned nil is received exactly once, each producer's values in the order
 // it sent them, and no value whose send failed is received.
 func TestMPSCStressNothingLost(t *testing.T) {
+	watchdog(t)
 	for _, capacity := range []int{1, 4, 64, -1} {
 		for _, closeRx := range []bool{false, true} {
 			t.Run(fmt.Sprintf("cap=%d/closeRx=%v", capacity, closeRx), func(t *testing.T) {
@@ -2016,6 +2017,7 @@ func mpscStorm(t *testing.T, capacity int, closeRx bool) {
 // calls NotifyWaiters, so every consumer ends. A Wait returns nil only for a
 // notification: successes never exceed the notifications sent.
 func TestNotifyStressNoLostWakeup(t *testing.T) {
+	watchdog(t)
 	const producers, consumers = 3, 6
 	items := stormScale(20000)
 	total := int64(producers * items)
@@ -2124,6 +2126,7 @@ func TestNotifyStressNoLostWakeup(t *testing.T) {
 // created theirs, while another goroutine throws in NotifyOne calls. A
 // Notified that NotifyWaiters failed to complete would hang its waiter.
 func TestNotifyStressNotifyWaiters(t *testing.T) {
+	watchdog(t)
 	const waiters = 8
 	rounds := stormScale(2000)
 	seed := rand.Uint64()
@@ -2204,6 +2207,7 @@ func TestNotifyStressNotifyWaiters(t *testing.T) {
 // back (or taken back twice) would complete a generation with too few (or
 // too many) waiters, or hang the run.
 func TestBarrierStressCancel(t *testing.T) {
+	watchdog(t)
 	const parties, goroutines = 4, 7
 	target := int64(stormScale(4000))
 	seed := rand.Uint64()
