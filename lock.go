@@ -100,10 +100,10 @@ const MaxReaders = 1<<29 - 1
 // before the return of any RLock or Lock that takes the lock after it, and
 // every RUnlock before a Lock synchronizes before that Lock returns.
 type RWMutex[T any] struct {
-	_          noCopy
-	s          sem   // maxReaders permits (bias maxReaders: the zero word is unlocked); a reader takes 1, a writer all
-	maxReaders int64 // 0 means MaxReaders (the zero value); immutable after construction
-	v          T
+	_    noCopy
+	s    sem   // max() permits (bias max(): the zero word is unlocked); a reader takes 1, a writer all
+	less int64 // MaxReaders minus the readers admitted, so that the zero value admits MaxReaders; immutable after construction
+	v    T
 }
 
 // NewRWMutex returns an unlocked RWMutex holding v that admits MaxReaders
@@ -119,17 +119,12 @@ func NewRWMutexMaxReaders[T any](v T, maxReaders int) *RWMutex[T] {
 	if maxReaders < 1 || maxReaders > MaxReaders {
 		panic("gate: NewRWMutexMaxReaders: maxReaders out of range [1, MaxReaders]")
 	}
-	return &RWMutex[T]{maxReaders: int64(maxReaders), v: v}
+	return &RWMutex[T]{less: MaxReaders - int64(maxReaders), v: v}
 }
 
 // max returns the number of permits: the readers admitted at once, which is
 // also what a writer takes.
-func (rw *RWMutex[T]) max() int64 {
-	if rw.maxReaders == 0 {
-		return MaxReaders
-	}
-	return rw.maxReaders
-}
+func (rw *RWMutex[T]) max() int64 { return MaxReaders - rw.less }
 
 // RLock locks rw for reading and returns a pointer to its value, which may
 // only be read until RUnlock.

@@ -189,12 +189,10 @@ type Permit struct {
 // Release returns the permits to the semaphore (to its queued waiters first)
 // and empties p. A second Release of the same variable does nothing.
 func (p *Permit) Release() {
-	if p.n == 0 {
-		return
+	if n := p.n; n != 0 {
+		p.n = 0
+		p.sem.s.release(n, 0, MaxPermits, releasePanic)
 	}
-	n := p.n
-	p.n = 0
-	p.sem.s.release(n, 0, MaxPermits, releasePanic)
 }
 
 // Forget drops the permits without returning them: the semaphore's capacity
