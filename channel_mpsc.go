@@ -782,24 +782,7 @@ func (s *MPSCSender[T]) WaitClosed(ctx context.Context) error {
 	if c.rxClosed.Load() {
 		return nil
 	}
-	q := &c.closeQ
-	w := q.newWaiter()
-	q.mu.Lock()
-	if c.rxClosed.Load() {
-		q.mu.Unlock()
-		q.putWaiter(w)
-		return nil
-	}
-	q.pushBack(w)
-	q.mu.Unlock()
-	if err := park(ctx, w); err != nil && q.withdraw(w) {
-		q.mu.Unlock()
-		q.putWaiter(w)
-		return err
-	}
-	// Woken by Close (perhaps as ctx ended: the close came first).
-	q.putWaiter(w)
-	return nil
+	return c.closeQ.waitUntil(ctx, c.rxClosed.Load)
 }
 
 // Capacity returns the number of free slots now: 0 while a sender waits;
@@ -1172,12 +1155,8 @@ func (r *MPSCReceiver[T]) Close() {
 	// Senders fail first, so that a sender that saw IsClosed or WaitClosed
 	// return cannot send any more.
 	c.closeSenders()
-	q := &c.closeQ
-	q.mu.Lock()
 	c.rxClosed.Store(true)
-	ws := q.takeAll()
-	q.mu.Unlock()
-	wakeAll(ws)
+	c.closeQ.wakeAll()
 	// Close touches no state of the receiving goroutine, so it may also
 	// come from another goroutine to end a Recv or a select on Ready that
 	// waits on an idle channel.

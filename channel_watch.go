@@ -329,13 +329,18 @@ func (c *watch[T]) closeSenders() {
 // closeReceiver counts one receiver handle out and, for the last one, wakes
 // the senders waiting in WaitClosed.
 func (c *watch[T]) closeReceiver() {
+	// The count drops under txq.mu, which WaitClosed's check of it holds
+	// too: only waiters that queued while a receiver was open are woken, and
+	// a WaitClosed that comes after a Subscribe that follows this close is
+	// not woken by it.
+	c.txq.mu.Lock()
 	if c.rx.Add(-1) != 0 {
+		c.txq.mu.Unlock()
 		return
 	}
-	c.txq.mu.Lock()
-	first := c.txq.takeAll()
+	wake := c.txq.takeAll()
 	c.txq.mu.Unlock()
-	wakeAll(first)
+	wakeAll(wake)
 }
 
 // Watch returns the sender and the receiver of a new watch channel that holds
@@ -352,7 +357,10 @@ func Watch[T any](initial T) (*WatchSender[T], *WatchReceiver[T]) {
 //
 // Senders are serialized by a fair (FIFO) lock that each send holds only to
 // write the value (and, for SendModify and SendIfModified, to run f). A send
-// never waits for a receiver: receivers read the other copy of the value.
+// does not wait for receivers to read: they read the other copy of the value.
+// Only a receiver that is still copying an older value out of the copy a send
+// is about to write makes the send yield until that copy is done, a few
+// instructions later.
 //
 // A WatchSender is safe for use by any number of goroutines at once. The
 // zero value is not usable: make one with [Watch]. A WatchSender must not be
@@ -517,8 +525,10 @@ func (s *WatchSender[T]) IsClosed() bool {
 
 // WaitClosed waits until no receiver is left. If ctx is done first (or
 // already when WaitClosed is called) it returns ctx.Err(). It returns
-// ErrClosed if this sender's Close was called. A receiver subscribed after
-// the last one closed does not undo a WaitClosed that has returned.
+// ErrClosed if this sender's Close was called before; a Close while it waits
+// does not end it (it waits for the receivers, not for this handle). A
+// receiver subscribed after the last one closed does not undo a WaitClosed
+// that has returned.
 func (s *WatchSender[T]) WaitClosed(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -530,32 +540,8 @@ func (s *WatchSender[T]) WaitClosed(ctx context.Context) error {
 	if c.rx.Load() == 0 {
 		return nil
 	}
-	return c.waitClosedSlow(ctx)
-}
-
-// waitClosedSlow parks until the last receiver closes. The receiver count is
-// checked under txq.mu, which closeReceiver takes after its decrement to
-// zero: either we see zero, or it finds us queued.
-func (c *watch[T]) waitClosedSlow(ctx context.Context) error {
-	w := c.txq.newWaiter()
-	c.txq.mu.Lock()
-	if c.rx.Load() == 0 {
-		c.txq.mu.Unlock()
-		c.txq.putWaiter(w)
-		return nil
-	}
-	c.txq.pushBack(w)
-	c.txq.mu.Unlock()
-	if err := park(ctx, w); err != nil {
-		if c.txq.withdraw(w) {
-			c.txq.mu.Unlock()
-			c.txq.putWaiter(w)
-			return err
-		}
-		// The last receiver closed as ctx ended: that came first.
-	}
-	c.txq.putWaiter(w)
-	return nil
+	// closeReceiver wakes the queue after its decrement to zero.
+	return c.txq.waitUntil(ctx, func() bool { return c.rx.Load() == 0 })
 }
 
 // A WatchReceiver is a receiving half of a watch channel, made by [Watch],
@@ -768,6 +754,12 @@ func (r *WatchReceiver[T]) Changes(ctx context.Context) iter.Seq[T] {
 // receive from it means HasChanged does not report false, nil, as long as
 // nothing marked the version seen between Ready and the receive. It is
 // always the same channel and Ready allocates nothing.
+//
+// That channel is made with the receiver. Under [testing/synctest], select on
+// the Ready of a receiver made in the same bubble (a select on one made
+// outside does not count as durably blocked), and close a receiver armed in a
+// bubble before the bubble ends: a send from outside it would otherwise wake
+// a channel of the bubble, which the runtime forbids.
 func (r *WatchReceiver[T]) Ready() <-chan struct{} {
 	c := r.c
 	c.q.mu.Lock()

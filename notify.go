@@ -371,24 +371,11 @@ func (n *Notify) waitSlow(ctx context.Context, s uint64) error {
 		}
 		n.q.mu.Unlock()
 	}
-	w := n.spareWaiter()
+	w := n.q.spareWaiter()
 	err := n.wait(ctx, w, gen, false)
 	// w is off the list and its wake-up, if any, has been received.
 	n.q.putWaiter(w)
 	return err
-}
-
-// spareWaiter returns a waiter struct without a channel: a spare of the
-// queue, or a new one.
-func (n *Notify) spareWaiter() *waiter {
-	for i := range n.q.spare {
-		if n.q.spare[i].Load() != nil {
-			if w := n.q.spare[i].Swap(nil); w != nil {
-				return w
-			}
-		}
-	}
-	return new(waiter)
 }
 
 // wait is the common slow path of a wait on the list, for Notify.Wait and

@@ -225,28 +225,12 @@ func (c *OnceCell[T]) run(ctx context.Context, f func(context.Context) T, tf fun
 func (c *OnceCell[T]) publish(p *T) {
 	c.s.q.mu.Lock()
 	c.v.Store(p)
-	wake := c.s.q.takeAll()
-	for w := wake; w != nil; w = w.next {
-		w.status = wokeClosed
-	}
-	for {
-		// Only holders of mu change a word whose one permit is held (the
-		// lock-free acquires find nothing to take), but a CAS loop costs
-		// nothing here and does not rely on it.
-		old := c.s.state.Load()
-		if c.s.state.CompareAndSwap(old, old&^semQueued|semClosed) {
-			break
-		}
-	}
+	wake := c.s.closeLocked()
 	c.s.q.mu.Unlock()
 	wakeAll(wake)
-
 	// Wait's goroutines check v under w.mu before they queue, so one that
 	// queued saw v nil and is taken here.
-	c.w.mu.Lock()
-	wake = c.w.takeAll()
-	c.w.mu.Unlock()
-	wakeAll(wake)
+	c.w.wakeAll()
 }
 
 // Wait waits until the cell holds a value and returns it. It does not run an
@@ -270,7 +254,7 @@ func (c *OnceCell[T]) Wait(ctx context.Context) (T, error) {
 func (c *OnceCell[T]) waitSlow(ctx context.Context) (T, error) {
 	var zero T
 	for {
-		if err := waitPublished(ctx, &c.w, c.Initialized); err != nil {
+		if err := c.w.waitUntil(ctx, c.Initialized); err != nil {
 			return zero, err
 		}
 		if p := c.v.Load(); p != nil {
@@ -308,33 +292,6 @@ func (c *OnceCell[T]) Take() (T, bool) {
 	c.s.state.Store(0)
 	c.s.q.mu.Unlock()
 	return *p, true
-}
-
-// waitPublished parks on q until isSet reports true or ctx ends (ctx.Err(),
-// having left q). It returns nil as soon as isSet is true, or once woken by
-// the setter, which must make isSet true and then take and wake every waiter
-// on q under q.mu. isSet is checked under q.mu before queueing, so no wake-up
-// is lost. A waiter woken as its ctx ended returns nil: the value came first.
-func waitPublished(ctx context.Context, q *waitQueue, isSet func() bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	w := q.newWaiter()
-	q.mu.Lock()
-	if isSet() {
-		q.mu.Unlock()
-		q.putWaiter(w)
-		return nil
-	}
-	q.pushBack(w)
-	q.mu.Unlock()
-	if err := park(ctx, w); err != nil && q.withdraw(w) {
-		q.mu.Unlock()
-		q.putWaiter(w)
-		return err
-	}
-	q.putWaiter(w)
-	return nil
 }
 
 // A SetOnce holds a value of type T that is set once and can be waited for:
@@ -393,7 +350,7 @@ func (c *SetOnce[T]) setSlow(v T) error {
 	c.set.Store(1) // publishes v (release); Get loads set first
 	wake := c.q.takeAll()
 	c.q.mu.Unlock()
-	wakeAll(wake)
+	wakeAll(wake) // c.q.wakeAll would take mu a second time
 	// After the store of set, so that a receive from Done sees the value. A
 	// Done that loads done after this Swap returns closedChan; one that made a
 	// channel before it either swapped it in first (we close it here) or
@@ -432,7 +389,7 @@ func (c *SetOnce[T]) Wait(ctx context.Context) (T, error) {
 
 // waitSlow is the slow path of Wait.
 func (c *SetOnce[T]) waitSlow(ctx context.Context) (T, error) {
-	if err := waitPublished(ctx, &c.q, c.Initialized); err != nil {
+	if err := c.q.waitUntil(ctx, c.Initialized); err != nil {
 		var zero T
 		return zero, err
 	}

@@ -2274,3 +2274,36 @@ func mergeCancel(parent, c context.Context, cancelC context.CancelFunc) (context
 		cancelC()
 	}
 }
+
+// TestWatchStressWaitClosedAfterResubscribe races the last receiver's Close
+// with a Subscribe and a WaitClosed that follow it: the Close must not wake a
+// WaitClosed that started while the new receiver was open (found by review:
+// the count used to drop before the wait queue's lock was taken).
+func TestWatchStressWaitClosedAfterResubscribe(t *testing.T) {
+	watchdog(t)
+	for i := range stormScale(2000) {
+		tx, rx := gate.Watch(0)
+		closed := make(chan struct{})
+		go func() {
+			rx.Close()
+			close(closed)
+		}()
+		var rx2 *gate.WatchReceiver[int]
+		for {
+			rx2 = tx.Subscribe()
+			if tx.ReceiverCount() == 1 {
+				break // rx's Close counted it out first
+			}
+			rx2.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Microsecond)
+		err := tx.WaitClosed(ctx)
+		cancel()
+		<-closed
+		if err == nil {
+			t.Fatalf("round %d: WaitClosed = nil while a receiver subscribed before it is open", i)
+		}
+		rx2.Close()
+		tx.Close()
+	}
+}

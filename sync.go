@@ -11,22 +11,35 @@ import (
 //
 //   - the wait queue: a [waiter] (one parked goroutine), a FIFO [waitQueue]
 //     of them guarded by a short sync.Mutex, one park function that waits for
-//     a wake-up or the end of a ctx, and wake. Notify, Barrier, the channels'
-//     receivers and every WaitClosed park on it directly;
+//     a wake-up or the end of a ctx, wake, and waitUntil for the waits whose
+//     condition, once reached, stays (every WaitClosed, the cells' Wait).
+//     Notify and the broadcast and watch channels keep their waiters on it
+//     (the single receiver of a oneshot or mpsc channel parks on a channel
+//     of its own, made the same way for each wait);
 //   - the batch semaphore ([sem]), after tokio's batch_semaphore
 //     (tokio/src/sync/batch_semaphore.rs): an atomic state word that the fast
 //     paths read and CAS without a lock, plus accounting of permits on top of
 //     a waitQueue. Semaphore, Mutex, RWMutex, the bounded mpsc channel's
-//     capacity and OnceCell's initialization are built on it.
+//     capacity, OnceCell's initialization and watch's sender lock are built
+//     on it.
 //
-// Parking is always a receive from a channel that the parking goroutine made
+// A wait parks on a receive from a channel that the parking goroutine made
 // for this one wait. That is what makes gate testable in testing/synctest: a
 // goroutine blocked on a channel made in its own bubble is durably blocked,
 // and a channel made for one wait is never used by a goroutine of another
 // bubble, or outside any, so a package-level primitive works in one bubble
 // after another and outside them. The waiter structs around the channels are
 // reused (they hold no channel between waits), so a park allocates one
-// channel and nothing else.
+// channel and nothing else. Two kinds of wait need no channel of their own,
+// and park otherwise:
+//
+//   - a wait whose ctx can never end (ctx.Done() == nil) in Notify and
+//     Barrier parks on a sync.Cond, which belongs to no bubble and in whose
+//     Wait a goroutine is durably blocked: it allocates nothing;
+//   - a receiver's Ready hands out a channel for the caller's own select: the
+//     mpsc, broadcast and watch receivers make one with the receiver and put
+//     a token in it, a oneshot receiver makes one each time Ready arms it.
+//     Those channels belong to the bubble that made them (see doc.go).
 
 // noCopy may be embedded into structs which must not be copied after first
 // use; go vet's copylocks check reports copies.
@@ -100,20 +113,24 @@ type waitQueue struct {
 // channel is made here, by the goroutine that will wait on it: this is the
 // one allocation of a park. Call it before taking mu.
 func (q *waitQueue) newWaiter() *waiter {
-	var w *waiter
+	w := q.spareWaiter()
+	w.ready = make(chan struct{})
+	return w
+}
+
+// spareWaiter returns a waiter without a channel, off any list: a spare, or a
+// new one. newWaiter adds the channel; a primitive that parks a waiter some
+// other way (Notify's sync.Cond) takes it from here.
+func (q *waitQueue) spareWaiter() *waiter {
 	for i := range q.spare {
 		if q.spare[i].Load() != nil {
-			if w = q.spare[i].Swap(nil); w != nil {
-				break
+			if w := q.spare[i].Swap(nil); w != nil {
+				w.status = wokeGranted
+				return w
 			}
 		}
 	}
-	if w == nil {
-		w = new(waiter)
-	}
-	w.ready = make(chan struct{})
-	w.status = wokeGranted
-	return w
+	return new(waiter)
 }
 
 // putWaiter keeps w for reuse if a slot is free. w must be off the list and
@@ -242,6 +259,45 @@ func (q *waitQueue) withdraw(w *waiter) bool {
 	q.mu.Unlock()
 	<-w.ready
 	return false
+}
+
+// waitUntil parks on q until done reports true, or ctx ends (ctx.Err(),
+// having left q). done is checked under q.mu before the waiter queues, so the
+// goroutine that makes it true and then calls q.wakeAll (which takes q.mu)
+// either is seen by the check or finds the waiter queued: no wake-up is lost.
+// A waiter woken as its ctx ended returns nil: the wake-up came first. It is
+// the wait of every WaitClosed and of the cells' Wait, which wait for a state
+// that, once reached, stays. A done ctx fails it first, even if done reports
+// true.
+func (q *waitQueue) waitUntil(ctx context.Context, done func() bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := q.newWaiter()
+	q.mu.Lock()
+	if done() {
+		q.mu.Unlock()
+		q.putWaiter(w)
+		return nil
+	}
+	q.pushBack(w)
+	q.mu.Unlock()
+	if err := park(ctx, w); err != nil && q.withdraw(w) {
+		q.mu.Unlock()
+		q.putWaiter(w)
+		return err
+	}
+	q.putWaiter(w)
+	return nil
+}
+
+// wakeAll takes every waiter off q and wakes them: what the goroutine that
+// made a waitUntil condition true calls next.
+func (q *waitQueue) wakeAll() {
+	q.mu.Lock()
+	w := q.takeAll()
+	q.mu.Unlock()
+	wakeAll(w)
 }
 
 // State word of a sem.
@@ -551,8 +607,17 @@ func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 // ErrClosed; their partial grants go back to the word, which keeps its count.
 func (s *sem) close() {
 	s.q.mu.Lock()
+	wake := s.closeLocked()
+	s.q.mu.Unlock()
+	wakeAll(wake)
+}
+
+// closeLocked is close under mu, for a user that changes its own state in
+// the same critical section (OnceCell stores its value). It returns the
+// waiters to wake after unlocking.
+func (s *sem) closeLocked() (wake *waiter) {
 	var back int64
-	wake := s.q.takeAll()
+	wake = s.q.takeAll()
 	for w := wake; w != nil; w = w.next {
 		back += w.n - w.needed
 		w.status = wokeClosed
@@ -560,11 +625,9 @@ func (s *sem) close() {
 	for {
 		old := s.state.Load()
 		if s.state.CompareAndSwap(old, (old+permits(back))&^semQueued|semClosed) {
-			break
+			return wake
 		}
 	}
-	s.q.mu.Unlock()
-	wakeAll(wake)
 }
 
 // forget removes up to n available permits and returns how many it removed.
