@@ -592,7 +592,9 @@ func (s *BroadcastSender[T]) Close() {
 //
 // If ctx is already done it returns ctx.Err(); if ctx is done first it
 // returns ctx.Err() and leaves the queue (one woken as ctx ended returns nil).
-// It returns [ErrClosed] if this handle is closed.
+// It returns [ErrClosed] if this handle was closed before the call; a Close
+// while it waits does not end it (it waits for the receivers, not for this
+// handle).
 func (s *BroadcastSender[T]) WaitClosed(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -961,12 +963,15 @@ func (r *BroadcastReceiver[T]) Close() {
 //
 // Receive from the returned channel at most once, then call TryRecv; call
 // Ready again before each select. Nothing is invented (after a receive from
-// it, TryRecv does not return ErrEmpty) and nothing is lost (whatever is sent
-// after Ready makes it receivable). Ready allocates nothing: the channel it
-// returns while nothing is there is the receiver's own, made with the
-// receiver, so in a testing/synctest bubble use a receiver made in that
-// bubble (one made outside any bubble works, but a goroutine waiting on its
-// Ready does not count as durably blocked).
+// it, TryRecv does not return ErrEmpty, as long as nothing was received
+// between Ready and the receive from its channel) and nothing is lost
+// (whatever is sent after Ready makes it receivable). Ready allocates
+// nothing: the channel it returns while nothing is there is the receiver's
+// own, made with the receiver, so in a testing/synctest bubble use a receiver
+// made in that bubble (one made outside any bubble works, but a goroutine
+// waiting on its Ready does not count as durably blocked), and close a
+// receiver armed in a bubble before the bubble ends (a send from outside
+// would wake a channel of the bubble, which the runtime forbids).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} {
 	if r.closed || r.c.closed.Load() || r.c.tail.Load() != r.next {
 		return closedChan

@@ -445,6 +445,13 @@ func (r *OneshotReceiver[T]) Close() {
 // at once; otherwise the Send or Close that comes later makes it so. Ready
 // allocates nothing when something is there; otherwise it makes one channel,
 // as every wait in gate does.
+//
+// Under [testing/synctest], that channel belongs to the bubble of the
+// goroutine that called Ready, and the Send or Close that makes it receivable
+// closes it. A Ready channel left armed when its bubble ends (the select took
+// another case) must not be closed from outside: before the bubble ends,
+// receive the value, close the receiver, or call Ready again from the next
+// user (a new call drops the earlier channel without closing it).
 func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	c := &r.c
 	if c.state.Load()&(oneshotComplete|oneshotRxClosed) != 0 {

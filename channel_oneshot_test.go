@@ -706,9 +706,10 @@ func TestOneshotReleasesValue(t *testing.T) {
 	runtime.KeepAlive(rx)
 }
 
-// A oneshot made outside any bubble works in one bubble after another: a
-// wait armed (and abandoned) in one bubble never hands its channel to the
-// next (the runtime would kill the process if it did).
+// A oneshot made outside any bubble works in one bubble after another when
+// each bubble calls Ready again before anything is sent: the new call drops
+// the channel armed (and abandoned) in the earlier bubble, so no send from
+// outside that bubble ever closes it (the runtime would kill the process).
 var packageOneshotTx, packageOneshotRx = gate.Oneshot[int]()
 
 func TestOneshotAcrossBubbles(t *testing.T) {
