@@ -287,9 +287,8 @@ func (c *OnceCell[T]) Take() (T, bool) {
 	c.v.Store(nil)
 	// The semaphore is closed (the invariant), so nobody is queued on it,
 	// and its permit went with the close: nobody holds it. Reopen it with the
-	// permit free. The lock-free paths never change a closed word, so a plain
-	// store cannot overwrite anything.
-	c.s.state.Store(0)
+	// permit free.
+	c.s.reopenLocked(1, 1)
 	c.s.q.mu.Unlock()
 	return *p, true
 }

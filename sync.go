@@ -630,6 +630,16 @@ func (s *sem) closeLocked() (wake *waiter) {
 	}
 }
 
+// reopenLocked turns a closed semaphore that nobody holds permits of back
+// into an open one with n available: OnceCell.Take empties a cell whose
+// close kept its one permit. mu must be held, and the semaphore must be
+// closed (so nobody is queued: close took them all, and acquires fail on the
+// closed bit without queueing). The lock-free paths never change a closed
+// word, so a plain store overwrites nothing.
+func (s *sem) reopenLocked(n, bias int64) {
+	s.state.Store(permits(n - bias))
+}
+
 // forget removes up to n available permits and returns how many it removed.
 // It keeps the closed bit and never touches the queue or a partial grant.
 func (s *sem) forget(n, bias int64) int64 {

@@ -6,8 +6,8 @@
 //   - pipeline: producers, a bounded mpsc job queue, a pool of workers and a
 //     oneshot reply per job, with a select over the queue's Ready channel;
 //   - reload: servers that follow a watch channel of configuration and a
-//     broadcast channel of events in one select loop, with a lagging server
-//     and a shutdown that no server can miss.
+//     broadcast channel of events in one select loop, started together by a
+//     Barrier, with a lagging server and a shutdown that no server can miss.
 //
 // Each demo is a package of its own beside this file, with tests that run it
 // in a testing/synctest bubble. Run them all, or one with -demo:

@@ -14,6 +14,9 @@
 //     event receiver's Ready and ctx.Done(), then calls BorrowAndUpdate or
 //     TryRecv: the way a Go program keeps select when it leaves chan for a
 //     library.
+//   - A [gate.Barrier] of servers+1 lets the admin start sending only once
+//     every server sits in its loop; its leader, whichever goroutine arrives
+//     last, says so.
 //   - The admin waits for every server to leave with the event sender's
 //     WaitClosed.
 //
@@ -96,6 +99,20 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 
 	r := Report{Servers: make([]ServerReport, cfg.Servers)}
 	var mu sync.Mutex // serializes the servers' lines on out
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, format, args...)
+	}
+	// Every server and the admin meet here before the first event.
+	start := gate.NewBarrier(cfg.Servers + 1)
+	meet := func(who string) error {
+		leader, err := start.Wait(ctx)
+		if leader {
+			logf("  start     all %d servers ready (%s arrived last)\n", cfg.Servers, who)
+		}
+		return err
+	}
 	var servers sync.WaitGroup
 	for i := range cfg.Servers {
 		// Every server gets its own receivers before any event is sent, so
@@ -106,11 +123,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 			extra = cfg.Slow
 		}
 		servers.Go(func() {
-			r.Servers[i] = serve(ctx, i, settings, events, extra, func(format string, args ...any) {
-				mu.Lock()
-				defer mu.Unlock()
-				fmt.Fprintf(out, format, args...)
-			})
+			r.Servers[i] = serve(ctx, i, settings, events, extra, meet, logf)
 		})
 	}
 	// The originals are not used: closing them leaves one receiver of each
@@ -120,6 +133,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 
 	// Admin: events, with configuration changes spread among them, then the
 	// shutdown, sent so that no server can miss it.
+	_ = meet("the admin") // a deadline that ends it also ends the loop below
 	every := max(cfg.Events/max(cfg.Changes, 1), 1)
 	changes := 0
 	for seq := 1; seq <= cfg.Events && ctx.Err() == nil; seq++ {
@@ -159,12 +173,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 }
 
 // serve is one server's loop: one select over both receivers and ctx.
-func serve(ctx context.Context, id int, settings *gate.WatchReceiver[Settings], events *gate.BroadcastReceiver[Event], extra time.Duration, logf func(string, ...any)) ServerReport {
+func serve(ctx context.Context, id int, settings *gate.WatchReceiver[Settings], events *gate.BroadcastReceiver[Event], extra time.Duration, meet func(string) error, logf func(string, ...any)) ServerReport {
 	defer settings.Close()
 	defer events.Close()
 	var rep ServerReport
 	cur := settings.BorrowAndUpdate()
 	rep.Versions = append(rep.Versions, cur.Version)
+	if meet(fmt.Sprintf("server %d", id)) != nil {
+		return rep // the deadline came first
+	}
 	configOpen := true
 	for {
 		// Ready re-arms on every call: call it before every select. A nil
