@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/gophergate/gate"
+	"github.com/gophergate/gate/examples/internal/clock"
 )
 
 // Config describes one crawl: the generated web and the crawler's limits.
@@ -150,18 +151,6 @@ func NewWeb(cfg Config) *Web {
 	return w
 }
 
-// wait sleeps for d, or returns ctx.Err() if ctx is done first.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Fetch "downloads" the page at url: it takes Weight latency units, or fails
 // with ctx.Err() if ctx ends first.
 func (w *Web) Fetch(ctx context.Context, url string) (*Page, error) {
@@ -169,7 +158,7 @@ func (w *Web) Fetch(ctx context.Context, url string) (*Page, error) {
 	if !ok {
 		return nil, fmt.Errorf("404 %s", url)
 	}
-	if err := wait(ctx, time.Duration(p.Weight)*w.Unit); err != nil {
+	if err := clock.Sleep(ctx, time.Duration(p.Weight)*w.Unit); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -177,7 +166,7 @@ func (w *Web) Fetch(ctx context.Context, url string) (*Page, error) {
 
 // FetchRobots "downloads" host's robots.txt: one latency unit.
 func (w *Web) FetchRobots(ctx context.Context, host string) ([]string, error) {
-	if err := wait(ctx, w.Unit); err != nil {
+	if err := clock.Sleep(ctx, w.Unit); err != nil {
 		return nil, err
 	}
 	return w.Robots[host], nil

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gophergate/gate"
+	"github.com/gophergate/gate/examples/internal/clock"
 )
 
 // Config describes one run.
@@ -131,7 +132,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 			return t
 		})
 		if err == nil {
-			err = sleep(ctx, time.Duration(1+j.N%3)*cfg.Unit)
+			err = clock.Sleep(ctx, time.Duration(1+j.N%3)*cfg.Unit)
 		}
 		if err != nil {
 			// The run is over: the producer stopped waiting too.
@@ -255,18 +256,6 @@ func produce(ctx context.Context, cfg Config, p int, tx *gate.MPSCSender[job], s
 		checksum += a.Square
 	}
 	return checksum, unsent
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Header writes the line that introduces a run of cfg, before Run's own

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/gophergate/gate"
+	"github.com/gophergate/gate/examples/internal/clock"
 )
 
 // Settings is the configuration the servers watch.
@@ -148,7 +149,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) Report {
 			break // every server is gone
 		}
 		r.Sent++
-		if err := sleep(ctx, 200*time.Microsecond); err != nil {
+		if err := clock.Sleep(ctx, 200*time.Microsecond); err != nil {
 			break
 		}
 	}
@@ -221,7 +222,7 @@ func serve(ctx context.Context, id int, settings *gate.WatchReceiver[Settings], 
 				logf("  server %d  shutting down after %d events (%d missed)\n", id, rep.Handled, rep.Skipped)
 				return rep
 			}
-			if err := sleep(ctx, cur.Delay+extra); err != nil {
+			if err := clock.Sleep(ctx, cur.Delay+extra); err != nil {
 				return rep
 			}
 			rep.Handled++
@@ -229,18 +230,6 @@ func serve(ctx context.Context, id int, settings *gate.WatchReceiver[Settings], 
 		case <-ctx.Done():
 			return rep
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
