@@ -36,7 +36,7 @@ func NewMutex[T any](v T) *Mutex[T] {
 // Otherwise it waits in FIFO order. If ctx is done before the lock is handed
 // to it, Lock returns (nil, ctx.Err()), does not hold the lock and leaves the
 // queue; a waiter to which the lock was handed before it could leave returns
-// the lock.
+// successfully, holding the lock.
 func (m *Mutex[T]) Lock(ctx context.Context) (*T, error) {
 	// Fast path: a live ctx and an unlocked mutex nobody waits for.
 	if ctx.Err() == nil && m.s.acquireFast(1, 1) {

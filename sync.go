@@ -30,8 +30,11 @@ import (
 // bubble, or outside any, so a package-level primitive works in one bubble
 // after another and outside them. The waiter structs around the channels are
 // reused (they hold no channel between waits), so a park allocates one
-// channel and nothing else. Two kinds of wait need no channel of their own,
-// and park otherwise:
+// channel and nothing else. (Some waits first yield the processor a few
+// times with runtime.Gosched, when the event they wait for is usually a few
+// instructions away: a broadcast or mpsc receive, a bounded mpsc
+// send. That is harmless in a synctest bubble.) Two kinds of wait need no
+// channel of their own, and park otherwise:
 //
 //   - a wait whose ctx can never end (ctx.Done() == nil) in Notify and
 //     Barrier parks on a sync.Cond, which belongs to no bubble and in whose
@@ -632,10 +635,11 @@ func (s *sem) closeLocked() (wake *waiter) {
 
 // reopenLocked turns a closed semaphore that nobody holds permits of back
 // into an open one with n available: OnceCell.Take empties a cell whose
-// close kept its one permit. mu must be held, and the semaphore must be
-// closed (so nobody is queued: close took them all, and acquires fail on the
-// closed bit without queueing). The lock-free paths never change a closed
-// word, so a plain store overwrites nothing.
+// close kept its one permit. mu must be held, the semaphore must be closed
+// (so nobody is queued: close took them all, and acquires fail on the closed
+// bit without queueing), and nobody may hold or forget its permits: then no
+// lock-free path changes the word (acquires refuse a closed word, and there
+// is nothing to release), so a plain store overwrites nothing.
 func (s *sem) reopenLocked(n, bias int64) {
 	s.state.Store(permits(n - bias))
 }
