@@ -60,18 +60,29 @@ import (
 //
 // Bits (high to low):
 //
-//	63 ......... 2 | 1    | 0
-//	version        | slot | closed
+//	63 ......... 4 | 3      | 2      | 1    | 0
+//	version        | queued | locked | slot | closed
 //
 // The version counts the sends that notified receivers; it is bumped in the
-// same store that publishes the slot written for it. slot is the index of
+// same write that publishes the slot written for it. slot is the index of
 // the current slot; a silent modification (SendIfModified returning false,
 // or a panic in its f) flips it without bumping the version. closed is set
-// when the last sender closes and is never cleared. The word is written only
-// by holders of the sender lock (watch.wmu), so plain stores suffice.
+// when the last sender closes and is never cleared.
+//
+// locked is the sender lock: a sender takes it with one CAS from a word with
+// neither locked nor queued set, and the write that publishes its send
+// releases it, so that an uncontended send costs two atomic
+// read-modify-writes. queued is set, under txl.mu, while senders are parked
+// on txl waiting for the lock; a release that finds it hands the lock to the
+// oldest of them (locked stays set) in the same write that publishes, so
+// the lock is handed FIFO and never barged. queued is never set while locked
+// is clear. version, slot and closed are written only by the holder of the
+// lock; queued is set by a sender that parks and cleared by the holder.
 const (
 	watchClosed       = 1 << iota // every sender is closed
 	watchSlot                     // index of the current slot
+	watchLocked                   // the sender lock is held
+	watchQueued                   // senders are parked on txl for the lock
 	watchVersionShift = iota      // shift of the version field
 	watchVersionStep  = 1 << watchVersionShift
 )
@@ -107,16 +118,15 @@ type watch[T any] struct {
 	rx     atomic.Int64  // open receiver handles
 	shards atomic.Uint32 // shard counter: the next handle's shard
 
-	wmu sem // the sender lock: a batch semaphore with 1 permit (bias 1), FIFO
-
 	// slots holds the value twice. The current one (the slot bit) is read
 	// by readers, announced in counts; the other is written only by the
-	// holder of wmu, after it has seen no reader announced on it.
+	// holder of the sender lock, after it has seen no reader announced on it.
 	slots [2]T
 
 	counts []watchCount // reader counter shards, a power of two of them
 
 	q   waitQueue // receivers waiting for a new version or the close
+	txl waitQueue // senders waiting for the sender lock (the locked bit)
 	txq waitQueue // senders waiting in WaitClosed for the last receiver to close
 }
 
@@ -172,18 +182,91 @@ func (c *watch[T]) load(shard *atomic.Uint64) (T, uint64) {
 	}
 }
 
-// lock takes the sender lock, waiting FIFO behind other senders.
-func (c *watch[T]) lock() {
-	if !c.wmu.acquireFast(1, 1) {
-		_ = c.wmu.acquireSlow(context.Background(), 1, 1) // never closed: cannot fail
+// lock takes the sender lock, waiting FIFO behind other senders, and
+// returns the state word as it holds it: version, slot and closed stay as
+// they are until the holder publishes (queued may be set meanwhile).
+func (c *watch[T]) lock() uint64 {
+	s := c.state.Load()
+	// Free and nobody parked: take it. A CAS that fails lost to another
+	// sender (or to one that parked): the slow path sorts it out.
+	if s&(watchLocked|watchQueued) == 0 && c.state.CompareAndSwap(s, s|watchLocked) {
+		return s | watchLocked
+	}
+	return c.lockSlow()
+}
+
+// lockSlow is lock once the lock was not free at first sight: it takes it if
+// it is free with nobody parked, or parks at the back of txl until a release
+// hands it over.
+func (c *watch[T]) lockSlow() uint64 {
+	w := c.txl.newWaiter()
+	c.txl.mu.Lock()
+	for {
+		s := c.state.Load()
+		if s&watchLocked == 0 {
+			// Free, so nobody is parked (a release hands the lock to
+			// the parked instead of clearing locked): take it. A failed
+			// CAS lost to a fast-path lock: look again.
+			if c.state.CompareAndSwap(s, s|watchLocked) {
+				c.txl.mu.Unlock()
+				c.txl.putWaiter(w)
+				return s | watchLocked
+			}
+			continue
+		}
+		// Held: park, with queued set so that the holder's release comes
+		// to txl. A failed CAS lost to the holder's release (or to a
+		// fast-path lock after it): look again.
+		if s&watchQueued != 0 || c.state.CompareAndSwap(s, s|watchQueued) {
+			break
+		}
+	}
+	c.txl.pushBack(w)
+	c.txl.mu.Unlock()
+	_ = park(context.Background(), w) // a hand-over: cannot fail
+	c.txl.putWaiter(w)
+	// The releaser wrote the word (locked set) before it woke us, and only
+	// queued can change until we publish.
+	return c.state.Load()
+}
+
+// unlock releases the sender lock held with state word s (as lock returned
+// it) by writing n, which must have locked and queued clear: one CAS if
+// nobody parked, else a hand-over to the oldest parked sender.
+func (c *watch[T]) unlock(s, n uint64) {
+	// A CAS that fails found queued set since lock: hand over.
+	if s&watchQueued != 0 || !c.state.CompareAndSwap(s, n) {
+		c.handOff(n)
 	}
 }
 
-// unlock releases the sender lock.
-func (c *watch[T]) unlock() { c.wmu.release(1, 1, 1, "gate: watch: unlock of unlocked sender lock") }
+// handOff releases the sender lock by writing n (locked and queued clear)
+// unless a sender is parked: then it writes n with locked still set, and
+// queued set if more are parked, and wakes the oldest, which now holds the
+// lock.
+func (c *watch[T]) handOff(n uint64) {
+	c.txl.mu.Lock()
+	if c.state.Load()&watchQueued == 0 {
+		// Nobody parked (unlock found queued clear, and it is set only
+		// under txl.mu, which we hold): a plain release.
+		c.state.Store(n)
+		c.txl.mu.Unlock()
+		return
+	}
+	w := c.txl.popFront()
+	n |= watchLocked
+	if !c.txl.empty() {
+		n |= watchQueued
+	}
+	// A plain store: while queued is set and we hold txl.mu, nobody else
+	// writes the word.
+	c.state.Store(n)
+	c.txl.mu.Unlock()
+	wake(w)
+}
 
 // spare returns the index of the slot that is not current in state word s,
-// once no reader is copying it any more. wmu must be held.
+// once no reader is copying it any more. The sender lock must be held.
 func (c *watch[T]) spare(s uint64) uint64 {
 	j := s&watchSlot>>1 ^ 1
 	mask := uint64(1<<32-1) << (32 * j)
@@ -201,17 +284,16 @@ func (c *watch[T]) spare(s uint64) uint64 {
 	return j
 }
 
-// publish makes slot j current and, if bump, bumps the version, in one
-// store; then it wakes the receivers that have not seen the new version.
-// wmu must be held; publish releases it.
+// publish makes slot j current and, if bump, bumps the version, in the
+// write that releases the sender lock held with state word s; then it wakes
+// the receivers that have not seen the new version.
 func (c *watch[T]) publish(s, j uint64, bump bool) {
-	n := s&^watchSlot | j<<1
+	n := s&^(watchSlot|watchLocked|watchQueued) | j<<1
 	if bump {
 		n += watchVersionStep
 	}
-	c.state.Store(n)
-	c.unlock()
-	// The load of the flag after the store: see "Waiting" above.
+	c.unlock(s, n)
+	// The load of the flag after the write: see "Waiting" above.
 	if bump && c.waiting.Load() != 0 {
 		c.wake()
 	}
@@ -318,9 +400,8 @@ func (c *watch[T]) waitChange(ctx context.Context, seen uint64) error {
 // closeSenders marks the channel closed, after any send in progress, and
 // wakes every waiting receiver.
 func (c *watch[T]) closeSenders() {
-	c.lock()
-	c.state.Store(c.state.Load() | watchClosed)
-	c.unlock()
+	s := c.lock()
+	c.unlock(s, s&^(watchLocked|watchQueued)|watchClosed)
 	if c.waiting.Load() != 0 {
 		c.wake()
 	}
@@ -386,12 +467,11 @@ func (s *WatchSender[T]) Send(v T) error {
 	if s.closed.Load() || c.rx.Load() == 0 {
 		return ErrClosed
 	}
-	c.lock()
+	st := c.lock()
 	if s.closed.Load() {
-		c.unlock()
+		c.unlock(st, st&^(watchLocked|watchQueued))
 		return ErrClosed
 	}
-	st := c.state.Load()
 	j := c.spare(st)
 	c.slots[j] = v
 	c.publish(st, j, true)
@@ -403,12 +483,11 @@ func (s *WatchSender[T]) Send(v T) error {
 // if this sender's Close was called: the value would be lost.
 func (s *WatchSender[T]) SendReplace(v T) T {
 	c := s.c
-	c.lock()
+	st := c.lock()
 	if s.closed.Load() {
-		c.unlock()
+		c.unlock(st, st&^(watchLocked|watchQueued))
 		panic("gate: SendReplace on closed WatchSender")
 	}
-	st := c.state.Load()
 	j := c.spare(st)
 	old := c.slots[j^1] // the current value: only senders write, and we hold the lock
 	c.slots[j] = v
@@ -445,12 +524,11 @@ func (s *WatchSender[T]) SendIfModified(f func(*T) bool) bool {
 
 func (s *WatchSender[T]) sendIfModified(msg string, f func(*T) bool) bool {
 	c := s.c
-	c.lock()
+	st := c.lock()
 	if s.closed.Load() {
-		c.unlock()
+		c.unlock(st, st&^(watchLocked|watchQueued))
 		panic(msg)
 	}
-	st := c.state.Load()
 	j := c.spare(st)
 	c.slots[j] = c.slots[j^1]
 	returned := false
