@@ -106,8 +106,11 @@ type watchCount struct {
 // words a sender checks before it writes.
 const maxWatchShards = 16
 
-// watch is the state a watch channel's handles share.
-type watch[T any] struct {
+// watchCore is the part of a watch channel's state that does not depend on
+// the value's type: everything but the slots. Its methods are not generic,
+// so that the compiler inlines their fast paths into the sends and reads of
+// every watch[T].
+type watchCore struct {
 	state atomic.Uint64 // see the bit map above
 
 	// waiting is 1 while q holds a waiter; set and cleared under q.mu,
@@ -118,16 +121,21 @@ type watch[T any] struct {
 	rx     atomic.Int64  // open receiver handles
 	shards atomic.Uint32 // shard counter: the next handle's shard
 
-	// slots holds the value twice. The current one (the slot bit) is read
-	// by readers, announced in counts; the other is written only by the
-	// holder of the sender lock, after it has seen no reader announced on it.
-	slots [2]T
-
 	counts []watchCount // reader counter shards, a power of two of them
 
 	q   waitQueue // receivers waiting for a new version or the close
 	txl waitQueue // senders waiting for the sender lock (the locked bit)
 	txq waitQueue // senders waiting in WaitClosed for the last receiver to close
+}
+
+// watch is the state a watch channel's handles share.
+type watch[T any] struct {
+	watchCore
+
+	// slots holds the value twice. The current one (the slot bit) is read
+	// by readers, announced in counts; the other is written only by the
+	// holder of the sender lock, after it has seen no reader announced on it.
+	slots [2]T
 }
 
 // newWatch returns a channel holding initial, with one sender and one
@@ -137,7 +145,7 @@ func newWatch[T any](initial T) *watch[T] {
 	for n < runtime.GOMAXPROCS(0) && n < maxWatchShards {
 		n <<= 1
 	}
-	c := &watch[T]{counts: make([]watchCount, n)}
+	c := &watch[T]{watchCore: watchCore{counts: make([]watchCount, n)}}
 	c.slots[0] = initial
 	c.tx.Store(1)
 	c.rx.Store(1)
@@ -145,7 +153,7 @@ func newWatch[T any](initial T) *watch[T] {
 }
 
 // shard returns the reader counter shard for a new handle, round robin.
-func (c *watch[T]) shard() *atomic.Uint64 {
+func (c *watchCore) shard() *atomic.Uint64 {
 	i := c.shards.Add(1) - 1
 	return &c.counts[int(i)&(len(c.counts)-1)].n
 }
@@ -158,10 +166,19 @@ func version(s uint64) uint64 { return s >> watchVersionShift }
 func readerDelta(s uint64) uint64 { return 1 << (32 * (s & watchSlot >> 1)) }
 
 // load returns a copy of the current value and the state word it was
-// current in, announcing the read on shard. It never waits for a sender:
-// it retries only if a sender published (the other slot) between its first
-// look at the state word and its announcement.
+// current in, announcing the read on shard. It never waits for a sender.
 func (c *watch[T]) load(shard *atomic.Uint64) (T, uint64) {
+	s, d := c.enter(shard)
+	v := c.slots[s&watchSlot>>1]
+	shard.Add(-d)
+	return v, s
+}
+
+// enter announces a read of the current slot on shard and returns the state
+// word that names it and what to subtract from shard once the copy is done.
+// It retries only if a sender published (the other slot) between its first
+// look at the state word and its announcement.
+func (c *watchCore) enter(shard *atomic.Uint64) (s, d uint64) {
 	for {
 		s := c.state.Load()
 		d := readerDelta(s)
@@ -172,9 +189,7 @@ func (c *watch[T]) load(shard *atomic.Uint64) (T, uint64) {
 		// announced published it (the slot bit) before we load here.
 		s2 := c.state.Load()
 		if (s^s2)&watchSlot == 0 {
-			v := c.slots[s2&watchSlot>>1]
-			shard.Add(-d)
-			return v, s2
+			return s2, d
 		}
 		// Published in between: the slot we announced is no longer
 		// current and may be written now. Look again.
@@ -183,14 +198,16 @@ func (c *watch[T]) load(shard *atomic.Uint64) (T, uint64) {
 }
 
 // lock takes the sender lock, waiting FIFO behind other senders, and
-// returns the state word as it holds it: version, slot and closed stay as
-// they are until the holder publishes (queued may be set meanwhile).
-func (c *watch[T]) lock() uint64 {
+// returns the state word as it was when it took it, with the locked bit
+// clear but perhaps queued set: version, slot and closed stay as they are
+// until the holder publishes (queued may be set meanwhile). unlock and
+// publish take that word.
+func (c *watchCore) lock() uint64 {
 	s := c.state.Load()
 	// Free and nobody parked: take it. A CAS that fails lost to another
 	// sender (or to one that parked): the slow path sorts it out.
 	if s&(watchLocked|watchQueued) == 0 && c.state.CompareAndSwap(s, s|watchLocked) {
-		return s | watchLocked
+		return s
 	}
 	return c.lockSlow()
 }
@@ -198,7 +215,7 @@ func (c *watch[T]) lock() uint64 {
 // lockSlow is lock once the lock was not free at first sight: it takes it if
 // it is free with nobody parked, or parks at the back of txl until a release
 // hands it over.
-func (c *watch[T]) lockSlow() uint64 {
+func (c *watchCore) lockSlow() uint64 {
 	w := c.txl.newWaiter()
 	c.txl.mu.Lock()
 	for {
@@ -210,7 +227,7 @@ func (c *watch[T]) lockSlow() uint64 {
 			if c.state.CompareAndSwap(s, s|watchLocked) {
 				c.txl.mu.Unlock()
 				c.txl.putWaiter(w)
-				return s | watchLocked
+				return s
 			}
 			continue
 		}
@@ -227,15 +244,15 @@ func (c *watch[T]) lockSlow() uint64 {
 	c.txl.putWaiter(w)
 	// The releaser wrote the word (locked set) before it woke us, and only
 	// queued can change until we publish.
-	return c.state.Load()
+	return c.state.Load() &^ watchLocked
 }
 
-// unlock releases the sender lock held with state word s (as lock returned
-// it) by writing n, which must have locked and queued clear: one CAS if
-// nobody parked, else a hand-over to the oldest parked sender.
-func (c *watch[T]) unlock(s, n uint64) {
+// unlock releases the sender lock taken when the state word was s (as lock
+// returned it) by writing n, which must have locked and queued clear: one
+// CAS if nobody parked, else a hand-over to the oldest parked sender.
+func (c *watchCore) unlock(s, n uint64) {
 	// A CAS that fails found queued set since lock: hand over.
-	if s&watchQueued != 0 || !c.state.CompareAndSwap(s, n) {
+	if s&watchQueued != 0 || !c.state.CompareAndSwap(s|watchLocked, n) {
 		c.handOff(n)
 	}
 }
@@ -244,7 +261,7 @@ func (c *watch[T]) unlock(s, n uint64) {
 // unless a sender is parked: then it writes n with locked still set, and
 // queued set if more are parked, and wakes the oldest, which now holds the
 // lock.
-func (c *watch[T]) handOff(n uint64) {
+func (c *watchCore) handOff(n uint64) {
 	c.txl.mu.Lock()
 	if c.state.Load()&watchQueued == 0 {
 		// Nobody parked (unlock found queued clear, and it is set only
@@ -267,33 +284,53 @@ func (c *watch[T]) handOff(n uint64) {
 
 // spare returns the index of the slot that is not current in state word s,
 // once no reader is copying it any more. The sender lock must be held.
-func (c *watch[T]) spare(s uint64) uint64 {
+func (c *watchCore) spare(s uint64) uint64 {
 	j := s&watchSlot>>1 ^ 1
 	mask := uint64(1<<32-1) << (32 * j)
 	for k := range c.counts {
-		// A reader found here loaded the state word before the previous
-		// publish and is about to notice (or is finishing a copy begun
-		// before it): a matter of instructions, so spin, yielding the
-		// processor so that a preempted reader can finish.
-		for spin := 0; c.counts[k].n.Load()&mask != 0; spin++ {
-			if spin >= 4 {
-				runtime.Gosched()
-			}
+		if c.counts[k].n.Load()&mask != 0 {
+			c.drain(k, mask)
 		}
 	}
 	return j
 }
 
+// drain waits until shard k counts no reader of the slot that mask selects.
+func (c *watchCore) drain(k int, mask uint64) {
+	// A reader found here loaded the state word before the previous
+	// publish and is about to notice (or is finishing a copy begun
+	// before it): a matter of instructions, so spin, yielding the
+	// processor so that a preempted reader can finish.
+	for spin := 0; c.counts[k].n.Load()&mask != 0; spin++ {
+		if spin >= 4 {
+			runtime.Gosched()
+		}
+	}
+}
+
 // publish makes slot j current and, if bump, bumps the version, in the
-// write that releases the sender lock held with state word s; then it wakes
-// the receivers that have not seen the new version.
-func (c *watch[T]) publish(s, j uint64, bump bool) {
-	n := s&^(watchSlot|watchLocked|watchQueued) | j<<1
+// write that releases the sender lock taken when the state word was s; then
+// it wakes the receivers that have not seen the new version.
+func (c *watchCore) publish(s, j uint64, bump bool) {
+	n := s&^(watchSlot|watchQueued) | j<<1
 	if bump {
 		n += watchVersionStep
 	}
-	c.unlock(s, n)
+	// Nobody parked for the lock: release it in the CAS that publishes. A
+	// CAS that fails found queued set since lock.
+	released := s&watchQueued == 0 && c.state.CompareAndSwap(s|watchLocked, n)
 	// The load of the flag after the write: see "Waiting" above.
+	if !released || bump && c.waiting.Load() != 0 {
+		c.publishSlow(released, n, bump)
+	}
+}
+
+// publishSlow finishes a publish: it hands the lock over (writing n) unless
+// released, and wakes the receivers if bump.
+func (c *watchCore) publishSlow(released bool, n uint64, bump bool) {
+	if !released {
+		c.handOff(n)
+	}
 	if bump && c.waiting.Load() != 0 {
 		c.wake()
 	}
@@ -307,7 +344,7 @@ func (c *watch[T]) publish(s, j uint64, bump bool) {
 // stale token, look at the version and re-arm as one step against wakers,
 // so that a token in a Ready channel always stands for a version its
 // receiver has not seen (nothing invented).
-func (c *watch[T]) wake() {
+func (c *watchCore) wake() {
 	c.q.mu.Lock()
 	s := c.state.Load()
 	var first, last *waiter
@@ -344,7 +381,7 @@ func (c *watch[T]) wake() {
 // already shows a newer version or the close; it reports whether it queued
 // it. q.mu must be held. The flag is set before the state word is loaded:
 // see "Waiting" above.
-func (c *watch[T]) enqueueLocked(w *waiter, seen uint64) bool {
+func (c *watchCore) enqueueLocked(w *waiter, seen uint64) bool {
 	c.waiting.Store(1)
 	s := c.state.Load()
 	if s&watchClosed != 0 || version(s) != seen {
@@ -360,7 +397,7 @@ func (c *watch[T]) enqueueLocked(w *waiter, seen uint64) bool {
 
 // withdrawLocked removes a queued w and clears the flag if the queue is now
 // empty. q.mu must be held.
-func (c *watch[T]) withdrawLocked(w *waiter) {
+func (c *watchCore) withdrawLocked(w *waiter) {
 	c.q.remove(w)
 	if c.q.empty() {
 		c.waiting.Store(0)
@@ -370,7 +407,7 @@ func (c *watch[T]) withdrawLocked(w *waiter) {
 // waitChange parks until the version differs from seen or the channel is
 // closed (nil), or ctx is done (ctx.Err()). It may return nil with nothing
 // new (a wake-up meant for an older version); callers look again.
-func (c *watch[T]) waitChange(ctx context.Context, seen uint64) error {
+func (c *watchCore) waitChange(ctx context.Context, seen uint64) error {
 	w := c.q.newWaiter()
 	w.needed = watchPark
 	c.q.mu.Lock()
@@ -399,9 +436,9 @@ func (c *watch[T]) waitChange(ctx context.Context, seen uint64) error {
 
 // closeSenders marks the channel closed, after any send in progress, and
 // wakes every waiting receiver.
-func (c *watch[T]) closeSenders() {
+func (c *watchCore) closeSenders() {
 	s := c.lock()
-	c.unlock(s, s&^(watchLocked|watchQueued)|watchClosed)
+	c.unlock(s, s&^watchQueued|watchClosed)
 	if c.waiting.Load() != 0 {
 		c.wake()
 	}
@@ -409,7 +446,7 @@ func (c *watch[T]) closeSenders() {
 
 // closeReceiver counts one receiver handle out and, for the last one, wakes
 // the senders waiting in WaitClosed.
-func (c *watch[T]) closeReceiver() {
+func (c *watchCore) closeReceiver() {
 	// The count drops under txq.mu, which WaitClosed's check of it holds
 	// too: only waiters that queued while a receiver was open are woken, and
 	// a WaitClosed that comes after a Subscribe that follows this close is
@@ -469,7 +506,7 @@ func (s *WatchSender[T]) Send(v T) error {
 	}
 	st := c.lock()
 	if s.closed.Load() {
-		c.unlock(st, st&^(watchLocked|watchQueued))
+		c.unlock(st, st&^watchQueued)
 		return ErrClosed
 	}
 	j := c.spare(st)
@@ -485,7 +522,7 @@ func (s *WatchSender[T]) SendReplace(v T) T {
 	c := s.c
 	st := c.lock()
 	if s.closed.Load() {
-		c.unlock(st, st&^(watchLocked|watchQueued))
+		c.unlock(st, st&^watchQueued)
 		panic("gate: SendReplace on closed WatchSender")
 	}
 	j := c.spare(st)
@@ -526,7 +563,7 @@ func (s *WatchSender[T]) sendIfModified(msg string, f func(*T) bool) bool {
 	c := s.c
 	st := c.lock()
 	if s.closed.Load() {
-		c.unlock(st, st&^(watchLocked|watchQueued))
+		c.unlock(st, st&^watchQueued)
 		panic(msg)
 	}
 	j := c.spare(st)
