@@ -201,15 +201,23 @@ func (c *watchCore) enter(shard *atomic.Uint64) (s, d uint64) {
 // returns the state word as it was when it took it, with the locked bit
 // clear but perhaps queued set: version, slot and closed stay as they are
 // until the holder publishes (queued may be set meanwhile). unlock and
-// publish take that word.
+// publish take that word. Send and SendReplace inline it as tryLock and
+// lockSlow.
 func (c *watchCore) lock() uint64 {
-	s := c.state.Load()
-	// Free and nobody parked: take it. A CAS that fails lost to another
-	// sender (or to one that parked): the slow path sorts it out.
-	if s&(watchLocked|watchQueued) == 0 && c.state.CompareAndSwap(s, s|watchLocked) {
-		return s
+	s, ok := c.tryLock()
+	if !ok {
+		s = c.lockSlow()
 	}
-	return c.lockSlow()
+	return s
+}
+
+// tryLock is lock's fast path: it takes the sender lock if it is free and no
+// sender is parked, with one CAS, and returns the state word as lock does.
+// It reports false (and the caller goes to lockSlow) if the lock was taken,
+// a sender was parked, or the CAS lost to another sender.
+func (c *watchCore) tryLock() (uint64, bool) {
+	s := c.state.Load()
+	return s, s&(watchLocked|watchQueued) == 0 && c.state.CompareAndSwap(s, s|watchLocked)
 }
 
 // lockSlow is lock once the lock was not free at first sight: it takes it if
@@ -283,46 +291,67 @@ func (c *watchCore) handOff(n uint64) {
 }
 
 // spare returns the index of the slot that is not current in state word s,
-// once no reader is copying it any more. The sender lock must be held.
+// once no reader is copying it any more. The sender lock must be held. Send
+// and SendReplace inline it as trySpare and drain.
 func (c *watchCore) spare(s uint64) uint64 {
-	j := s&watchSlot>>1 ^ 1
-	mask := uint64(1<<32-1) << (32 * j)
-	for k := range c.counts {
-		if c.counts[k].n.Load()&mask != 0 {
-			c.drain(k, mask)
-		}
+	j, ok := c.trySpare(s)
+	if !ok {
+		c.drain(j)
 	}
 	return j
 }
 
-// drain waits until shard k counts no reader of the slot that mask selects.
-func (c *watchCore) drain(k int, mask uint64) {
-	// A reader found here loaded the state word before the previous
-	// publish and is about to notice (or is finishing a copy begun
-	// before it): a matter of instructions, so spin, yielding the
-	// processor so that a preempted reader can finish.
-	for spin := 0; c.counts[k].n.Load()&mask != 0; spin++ {
-		if spin >= 4 {
-			runtime.Gosched()
+// trySpare is spare's fast path: it returns the index of the slot that is
+// not current in state word s and reports whether no reader is announced on
+// it. If one is, the caller waits for it with drain.
+func (c *watchCore) trySpare(s uint64) (uint64, bool) {
+	j := s&watchSlot>>1 ^ 1
+	var n uint64
+	for k := range c.counts {
+		n |= c.counts[k].n.Load()
+	}
+	return j, n&(uint64(1<<32-1)<<(32*j)) == 0
+}
+
+// drain waits until no shard counts a reader of slot j.
+func (c *watchCore) drain(j uint64) {
+	mask := uint64(1<<32-1) << (32 * j)
+	for k := range c.counts {
+		// A reader found here loaded the state word before the previous
+		// publish and is about to notice (or is finishing a copy begun
+		// before it): a matter of instructions, so spin, yielding the
+		// processor so that a preempted reader can finish.
+		for spin := 0; c.counts[k].n.Load()&mask != 0; spin++ {
+			if spin >= 4 {
+				runtime.Gosched()
+			}
 		}
 	}
 }
 
 // publish makes slot j current and, if bump, bumps the version, in the
 // write that releases the sender lock taken when the state word was s; then
-// it wakes the receivers that have not seen the new version.
+// it wakes the receivers that have not seen the new version. Send and
+// SendReplace inline it as tryPublish, the waiting check and publishSlow.
 func (c *watchCore) publish(s, j uint64, bump bool) {
-	n := s&^(watchSlot|watchQueued) | j<<1
-	if bump {
-		n += watchVersionStep
-	}
-	// Nobody parked for the lock: release it in the CAS that publishes. A
-	// CAS that fails found queued set since lock.
-	released := s&watchQueued == 0 && c.state.CompareAndSwap(s|watchLocked, n)
+	n, released := c.tryPublish(s, j, bump)
 	// The load of the flag after the write: see "Waiting" above.
 	if !released || bump && c.waiting.Load() != 0 {
 		c.publishSlow(released, n, bump)
 	}
+}
+
+// tryPublish is publish's fast path: it computes the word n that publishes
+// slot j (and bumps the version if bump) for a holder of the sender lock
+// that took it when the word was s, and releases the lock by writing n with
+// one CAS if no sender is parked. It reports whether it did; if not, a
+// sender parked since lock (queued), and publishSlow hands the lock over.
+func (c *watchCore) tryPublish(s, j uint64, bump bool) (n uint64, released bool) {
+	n = s&^(watchSlot|watchQueued) | j<<1
+	if bump {
+		n += watchVersionStep
+	}
+	return n, s&watchQueued == 0 && c.state.CompareAndSwap(s|watchLocked, n)
 }
 
 // publishSlow finishes a publish: it hands the lock over (writing n) unless
@@ -504,14 +533,23 @@ func (s *WatchSender[T]) Send(v T) error {
 	if s.closed.Load() || c.rx.Load() == 0 {
 		return ErrClosed
 	}
-	st := c.lock()
+	// lock, spare and publish, inlined by hand: the compiler would not.
+	st, ok := c.tryLock()
+	if !ok {
+		st = c.lockSlow()
+	}
 	if s.closed.Load() {
 		c.unlock(st, st&^watchQueued)
 		return ErrClosed
 	}
-	j := c.spare(st)
+	j, ok := c.trySpare(st)
+	if !ok {
+		c.drain(j)
+	}
 	c.slots[j] = v
-	c.publish(st, j, true)
+	if n, ok := c.tryPublish(st, j, true); !ok || c.waiting.Load() != 0 {
+		c.publishSlow(ok, n, true)
+	}
 	return nil
 }
 
@@ -520,15 +558,24 @@ func (s *WatchSender[T]) Send(v T) error {
 // if this sender's Close was called: the value would be lost.
 func (s *WatchSender[T]) SendReplace(v T) T {
 	c := s.c
-	st := c.lock()
+	// lock, spare and publish, inlined by hand as in Send.
+	st, ok := c.tryLock()
+	if !ok {
+		st = c.lockSlow()
+	}
 	if s.closed.Load() {
 		c.unlock(st, st&^watchQueued)
 		panic("gate: SendReplace on closed WatchSender")
 	}
-	j := c.spare(st)
+	j, ok := c.trySpare(st)
+	if !ok {
+		c.drain(j)
+	}
 	old := c.slots[j^1] // the current value: only senders write, and we hold the lock
 	c.slots[j] = v
-	c.publish(st, j, true)
+	if n, ok := c.tryPublish(st, j, true); !ok || c.waiting.Load() != 0 {
+		c.publishSlow(ok, n, true)
+	}
 	return old
 }
 
