@@ -632,7 +632,11 @@ func (s *WatchSender[T]) sendIfModified(msg string, f func(*T) bool) bool {
 // Borrow returns a copy of the current value. It never waits for a send
 // in progress.
 func (s *WatchSender[T]) Borrow() T {
-	v, _ := s.c.load(s.shard)
+	// load, inlined by hand as in the receiver's Borrow.
+	c := s.c
+	st, d := c.enter(s.shard)
+	v := c.slots[st&watchSlot>>1]
+	s.shard.Add(-d)
 	return v
 }
 
@@ -743,7 +747,11 @@ func newWatchReceiver[T any](c *watch[T], seen uint64) *WatchReceiver[T] {
 // Borrow returns a copy of the current value. It does not mark the value
 // seen and never waits for a send in progress.
 func (r *WatchReceiver[T]) Borrow() T {
-	v, _ := r.c.load(r.shard)
+	// load, inlined by hand: a call less per read.
+	c := r.c
+	st, d := c.enter(r.shard)
+	v := c.slots[st&watchSlot>>1]
+	r.shard.Add(-d)
 	return v
 }
 
