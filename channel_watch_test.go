@@ -807,6 +807,83 @@ func TestWatchBorrowDuringSendModify(t *testing.T) {
 	})
 }
 
+// TestWatchSendersFIFO checks that senders waiting for the sender lock get it
+// in the order they came, none barging ahead of a parked one, whether the
+// holder publishes a notifying send, a silent modification or the close.
+func TestWatchSendersFIFO(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Watch(0)
+		hold := func(f func(func(*int) bool) bool) (*async[bool], chan struct{}) {
+			inF, release := make(chan struct{}), make(chan struct{})
+			a := goCall("holder", func() (bool, error) {
+				return f(func(*int) bool {
+					close(inF)
+					<-release
+					return false // a silent modification releases the lock too
+				}), nil
+			})
+			<-inF
+			return a, release
+		}
+		for round := range 2 {
+			h, release := hold(tx.SendIfModified)
+			var order []int
+			var mu sync.Mutex
+			var sends []*async[int]
+			for i := 1; i <= 4; i++ {
+				tx := tx.Clone()
+				sends = append(sends, goCall("SendModify", func() (int, error) {
+					tx.SendModify(func(v *int) {
+						mu.Lock()
+						order = append(order, i)
+						mu.Unlock()
+						*v = 10*round + i
+					})
+					tx.Close()
+					return 0, nil
+				}))
+				synctest.Wait() // parked, in this order
+			}
+			for _, a := range sends {
+				a.pending(t)
+			}
+			borrow(t, rx, 10*round)
+			close(release)
+			synctest.Wait()
+			if h.ok(t) {
+				t.Fatal("holder's f reported a change")
+			}
+			for _, a := range sends {
+				a.ok(t)
+			}
+			if want := []int{1, 2, 3, 4}; !slices.Equal(order, want) {
+				t.Fatalf("round %d: senders took the lock in order %v, want %v", round, order, want)
+			}
+			borrow(t, rx, 10*round+4)
+			tx.SendReplace(10 * (round + 1))
+		}
+		if v := gate.WatchVersion(tx); v != 2*5 {
+			t.Fatalf("version %d, want 10", v)
+		}
+		// The last sender's Close waits for the holder and hands the lock
+		// on like a send.
+		h, release := hold(tx.SendIfModified)
+		c := goErr("Close", func() error { tx.Close(); return nil })
+		synctest.Wait()
+		c.pending(t)
+		if rx.IsClosed() {
+			t.Fatal("closed while a send held the lock")
+		}
+		close(release)
+		synctest.Wait()
+		h.ok(t)
+		c.ok(t)
+		if !rx.IsClosed() {
+			t.Fatal("not closed after the last sender's Close")
+		}
+	})
+}
+
 // TestWatchClosedHandles checks what a handle does after its own Close.
 func TestWatchClosedHandles(t *testing.T) {
 	ctx := context.Background()
