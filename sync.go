@@ -20,8 +20,7 @@ import (
 //     (tokio/src/sync/batch_semaphore.rs): an atomic state word that the fast
 //     paths read and CAS without a lock, plus accounting of permits on top of
 //     a waitQueue. Semaphore, Mutex, RWMutex, the bounded mpsc channel's
-//     capacity, OnceCell's initialization and watch's sender lock are built
-//     on it.
+//     capacity and OnceCell's initialization are built on it.
 //
 // A wait parks on a receive from a channel that the parking goroutine made
 // for this one wait. That is what makes gate testable in testing/synctest: a
