@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -417,6 +418,16 @@ func (s *sem) tryAcquire(n, bias int64) error {
 // the call before anything else. It is the slow path behind acquireFast,
 // outlined so that acquireFast can be inlined into the exported methods.
 func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
+	return s.acquireSlowSpin(ctx, n, bias, 0)
+}
+
+// acquireSlowSpin is acquireSlow for a caller whose permits usually come
+// back within a few scheduling rounds (a bounded mpsc sender waiting for the
+// receiver to free a slot): once queued, and so keeping its place in line,
+// it yields the processor up to spins times, looking for its grant, before
+// it parks. Yielding before queueing instead would let a later caller take
+// the permits first.
+func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -437,7 +448,7 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 		s.q.putWaiter(w)
 		return err
 	}
-	return s.parkAndSettle(ctx, w, bias)
+	return s.parkAndSettle(ctx, w, bias, spins)
 }
 
 // enqueueLocked is the first half of a slow acquire, under mu: it takes the n
@@ -482,9 +493,22 @@ func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
 // waiter whose ctx ends while it is still queued leaves the queue and passes
 // its partial grant on, returning ctx.Err(). One whose grant or close came
 // first returns what that brought, except that a done ctx is reported before
-// ErrClosed.
-func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64) error {
-	err := park(ctx, w)
+// ErrClosed. With spins > 0 it first yields up to spins times, still queued,
+// and settles at once if its wake-up came meanwhile.
+func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins int) error {
+	woken := false
+	for i := 0; i < spins && !woken; i++ {
+		runtime.Gosched()
+		select {
+		case <-w.ready:
+			woken = true
+		default:
+		}
+	}
+	var err error
+	if !woken {
+		err = park(ctx, w)
+	}
 	if err != nil {
 		if s.q.withdraw(w) {
 			// Still queued: gone now. Its partial grant goes to the next
