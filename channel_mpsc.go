@@ -420,29 +420,23 @@ func (c *mpscChan[T]) recycle() {
 // append links b, a block recycle has reset, at the end of the list if fewer
 // than maxFree blocks follow tailBlock; otherwise there are spares enough and
 // b is left to the collector, so that a burst does not keep its memory for
-// good. It tries after the block it appended last first: while that one is
-// still the end, no walk is needed.
+// good. It looks for the end from the block it appended last, if senders
+// have not passed it yet, so that keeping many spares needs no long walk.
 func (c *mpscChan[T]) append(b *mpscBlock[T]) {
 	t := c.tailBlock.Load()
 	// lastFree is not recycled (recycle clears it first), so it is in the
-	// list and its start is fixed; if it is the end, it is at or after t.
-	if e := c.lastFree; e != nil && e.start >= t.start && e.start-t.start < c.maxFree*mpscBlockCap {
+	// list and its start is fixed. If it is behind t, the end is near t.
+	e := c.lastFree
+	if e == nil || e.start < t.start {
+		e = t
+	}
+	for hops := (e.start - t.start) / mpscBlockCap; hops < c.maxFree; hops++ {
 		b.start = e.start + mpscBlockCap
 		if e.next.CompareAndSwap(nil, b) {
 			c.lastFree = b
 			return
 		}
-		// Senders have linked blocks after e (grow), or e is behind the
-		// end: walk from t.
-	}
-	cur := t
-	for range c.maxFree {
-		b.start = cur.start + mpscBlockCap
-		if cur.next.CompareAndSwap(nil, b) {
-			c.lastFree = b
-			return
-		}
-		cur = cur.next.Load()
+		e = e.next.Load() // a sender linked a block after e (grow)
 	}
 }
 
