@@ -129,6 +129,8 @@ type mpscChan[T any] struct {
 	head     *mpscBlock[T] // the block of index, or the one before it
 	freeHead *mpscBlock[T] // oldest block not yet recycled; freeHead..head are done
 	index    uint64        // next slot to read
+	lastFree *mpscBlock[T] // the block recycle appended last, nil if none or reused
+	maxFree  uint64        // how many blocks recycle keeps linked after tailBlock
 	_        mpscPad
 
 	// Capacity.
@@ -154,6 +156,14 @@ func newMPSC[T any](capacity int64) (*MPSCSender[T], *MPSCReceiver[T]) {
 	c.tailBlock.Store(b)
 	c.hint.Store(b)
 	c.head, c.freeHead = b, b
+	// A bounded channel keeps the blocks its capacity needs, as a Go
+	// channel keeps its buffer: one that fills and drains in turn then
+	// allocates nothing. An unbounded one keeps a few, so that the memory of
+	// a burst goes back to the collector.
+	c.maxFree = 3
+	if capacity > 0 {
+		c.maxFree = uint64(capacity+mpscBlockCap-1)/mpscBlockCap + 1
+	}
 	if capacity > 0 {
 		c.sem.init(capacity, 0)
 	}
@@ -397,20 +407,36 @@ func (c *mpscChan[T]) recycle() {
 			return // some sender may still hold b
 		}
 		c.freeHead = b.next.Load()
+		if b == c.lastFree {
+			c.lastFree = nil
+		}
 		b.next.Store(nil)
 		b.ready.Store(0)
 		b.released.Store(0)
-		// Append b at the end of the list if the end is near the tail
-		// block; otherwise there are spares enough: drop b for the
-		// collector, so that a burst does not keep its memory for good.
-		cur := c.tailBlock.Load()
-		for range 3 {
-			b.start = cur.start + mpscBlockCap
-			if cur.next.CompareAndSwap(nil, b) {
-				break
-			}
-			cur = cur.next.Load()
+		c.append(b)
+	}
+}
+
+// append links b, a block recycle has reset, at the end of the list if fewer
+// than maxFree blocks follow tailBlock; otherwise there are spares enough and
+// b is left to the collector, so that a burst does not keep its memory for
+// good. It looks for the end from the block it appended last, if senders
+// have not passed it yet, so that keeping many spares needs no long walk.
+func (c *mpscChan[T]) append(b *mpscBlock[T]) {
+	t := c.tailBlock.Load()
+	// lastFree is not recycled (recycle clears it first), so it is in the
+	// list and its start is fixed. If it is behind t, the end is near t.
+	e := c.lastFree
+	if e == nil || e.start < t.start {
+		e = t
+	}
+	for hops := (e.start - t.start) / mpscBlockCap; hops < c.maxFree; hops++ {
+		b.start = e.start + mpscBlockCap
+		if e.next.CompareAndSwap(nil, b) {
+			c.lastFree = b
+			return
 		}
+		e = e.next.Load() // a sender linked a block after e (grow)
 	}
 }
 

@@ -1356,6 +1356,35 @@ func TestMPSCNoAllocs(t *testing.T) {
 	}
 }
 
+// A bounded channel that fills up and drains in turn keeps the blocks its
+// capacity needs, as a Go channel keeps its buffer: after the first round it
+// allocates nothing.
+func TestMPSCFillDrainNoAllocs(t *testing.T) {
+	ctx := context.Background()
+	for _, capacity := range []int{1, 31, 32, 33, 1024} {
+		tx, rx := gate.MPSC[int](capacity)
+		fillDrain := func() {
+			for i := range capacity {
+				if err := tx.Send(ctx, i); err != nil {
+					t.Fatalf("cap %d: Send: %v", capacity, err)
+				}
+			}
+			for i := range capacity {
+				if v, err := rx.Recv(ctx); err != nil || v != i {
+					t.Fatalf("cap %d: Recv = %d, %v; want %d", capacity, v, err, i)
+				}
+			}
+		}
+		fillDrain() // the first round allocates the blocks
+		if a := testing.AllocsPerRun(100, fillDrain); a != 0 {
+			t.Errorf("cap %d: %v allocs per fill and drain", capacity, a)
+		}
+		if b, most := gate.MPSCBlocks(rx), capacity/32+4; b > most {
+			t.Errorf("cap %d: %d blocks kept, want at most %d", capacity, b, most)
+		}
+	}
+}
+
 func TestMPSCMemoryReusedAfterBurst(t *testing.T) {
 	tx, rx := gate.UnboundedMPSC[int]()
 	ctx := context.Background()
