@@ -595,17 +595,10 @@ func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T) error {
 	if c.capacity < 0 {
 		return c.sendUnbounded(v)
 	}
-	for range mpscSpins {
-		// The receiver on another CPU is often about to free a slot:
-		// yielding a few times is cheaper than parking and being woken. The
-		// fast path takes nothing while a sender is queued (no barging).
-		runtime.Gosched()
-		if c.sem.acquireFast(1, 0) {
-			c.push(v)
-			return nil
-		}
-	}
-	if err := c.sem.acquireSlow(ctx, 1, 0); err != nil {
+	// The receiver is often about to free a slot: yielding a few times is
+	// cheaper than parking and being woken. The sender yields only once it
+	// is queued, so that no later sender can take the slot first.
+	if err := c.sem.acquireSlowSpin(ctx, 1, 0, mpscSpins); err != nil {
 		return err
 	}
 	c.push(v)
@@ -799,10 +792,15 @@ func (s *MPSCSender[T]) Close() {
 func (s *MPSCSender[T]) IsClosed() bool { return s.c.rxClosed.Load() }
 
 // WaitClosed waits until the receiver is closed. It returns nil then, or
-// ctx.Err() if ctx is done first (a done ctx is reported first).
+// ctx.Err() if ctx is done first (a done ctx is reported first). It returns
+// [ErrClosed] if this handle was closed before the call; a Close while it
+// waits does not end it (it waits for the receiver, not for this handle).
 func (s *MPSCSender[T]) WaitClosed(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
 	}
 	c := s.c
 	if c.rxClosed.Load() {

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -2056,3 +2058,65 @@ func mpscModelProp(rt *rapid.T) {
 }
 
 func TestMPSCModel(t *testing.T) { rapid.Check(t, mpscModelProp) }
+
+// errCountCtx counts the calls of Err, so that a test knows a call has got
+// past its first ctx check and into its slow path.
+type errCountCtx struct {
+	context.Context
+	n atomic.Int32
+}
+
+func (c *errCountCtx) Err() error {
+	c.n.Add(1)
+	return c.Context.Err()
+}
+
+// A bounded Send that finds the channel full is queued before it yields to
+// the receiver, so a TrySend that comes while it waits cannot take the slot
+// the receiver frees (found by review: the Send used to yield before it
+// queued, and a later TrySend took the slot in every round).
+func TestMPSCSpinningSendKeepsItsPlace(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for round := range 100 {
+		tx, rx := gate.MPSC[int](1)
+		if err := tx.TrySend(0); err != nil {
+			t.Fatal(err)
+		}
+		ctx := &errCountCtx{Context: bg}
+		a := goErr("Send(1)", func() error { return tx.Send(ctx, 1) })
+		for ctx.n.Load() < 2 {
+			runtime.Gosched() // a is in Send's slow path, waiting for room
+		}
+		mpscTryRecvOK(t, rx, 0)
+		if err := tx.TrySend(2); err != gate.ErrFull {
+			t.Fatalf("round %d: TrySend while an earlier Send waits = %v, want ErrFull", round, err)
+		}
+		if _, err := a.wait(t); err != nil {
+			t.Fatal(err)
+		}
+		mpscRecvOK(t, rx, 1)
+		tx.Close()
+		rx.Close()
+	}
+}
+
+// WaitClosed on a sender handle that was closed before the call returns
+// ErrClosed at once, bounded or unbounded (found by review: it waited for the
+// receiver, perhaps forever).
+func TestMPSCWaitClosedAfterOwnClose(t *testing.T) {
+	for _, unbounded := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			tx, rx := gate.MPSC[int](1)
+			if unbounded {
+				tx, rx = gate.UnboundedMPSC[int]()
+			}
+			defer rx.Close()
+			tx2 := tx.Clone()
+			defer tx2.Close()
+			tx.Close()
+			wc := goErr("WaitClosed on a closed handle", func() error { return tx.WaitClosed(t.Context()) })
+			synctest.Wait()
+			wc.failed(t, gate.ErrClosed)
+		})
+	}
+}
