@@ -78,6 +78,10 @@ type waiter struct {
 	// keeps the permits requested (n) and still missing (needed: n - needed
 	// is the partial grant); Notify and Barrier use n for their own counts.
 	n, needed int64
+	// taken is set, under mu, when a waker takes a spinning waiter (one
+	// queued without a channel, see sem.spin) off the list, so that it can
+	// look without the lock.
+	taken atomic.Bool
 	// status says why the waiter was woken, set by the waker before wake.
 	// 0 (wokeGranted) means it got what it waited for; the other values are
 	// the owner's (wokeClosed, Notify's kinds of notification, …).
@@ -129,6 +133,7 @@ func (q *waitQueue) spareWaiter() *waiter {
 		if q.spare[i].Load() != nil {
 			if w := q.spare[i].Swap(nil); w != nil {
 				w.status = wokeGranted
+				w.taken.Store(false)
 				return w
 			}
 		}
@@ -426,7 +431,9 @@ func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
 // receiver to free a slot): once queued, and so keeping its place in line,
 // it yields the processor up to spins times, looking for its grant, before
 // it parks. Yielding before queueing instead would let a later caller take
-// the permits first.
+// the permits first. A waiter that spins queues without a channel and makes
+// one only if it still has to park, so a grant that comes while it spins
+// costs no allocation.
 func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -438,9 +445,14 @@ func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) err
 		}
 		return nil
 	}
-	// Most calls that get here wait: make the waiter (and its channel)
-	// before the lock, to keep the critical section short.
-	w := s.q.newWaiter()
+	// Most calls that get here wait: make the waiter (and its channel, if it
+	// parks at once) before the lock, to keep the critical section short.
+	var w *waiter
+	if spins > 0 {
+		w = s.q.spareWaiter()
+	} else {
+		w = s.q.newWaiter()
+	}
 	s.q.mu.Lock()
 	queued, err := s.enqueueLocked(w, n, bias)
 	s.q.mu.Unlock()
@@ -496,17 +508,8 @@ func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
 // ErrClosed. With spins > 0 it first yields up to spins times, still queued,
 // and settles at once if its wake-up came meanwhile.
 func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins int) error {
-	woken := false
-	for i := 0; i < spins && !woken; i++ {
-		runtime.Gosched()
-		select {
-		case <-w.ready:
-			woken = true
-		default:
-		}
-	}
 	var err error
-	if !woken {
+	if w.ready != nil || !s.spin(w, spins) {
 		err = park(ctx, w)
 	}
 	if err != nil {
@@ -531,6 +534,30 @@ func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins in
 		return ErrClosed
 	}
 	return nil
+}
+
+// spin yields the processor up to spins times while w, queued without a
+// channel, waits for its grant, looking at w.taken; then it gives w a
+// channel to park on. It reports whether w was taken off the list (granted
+// or closed: w.status says), in which case w has no channel and needs none.
+// A waker takes a waiter without a channel off the list under mu, sets its
+// taken flag and does not wake it: the spinner sees the flag at its next
+// look, or finds it off the list when it takes mu to install its channel.
+func (s *sem) spin(w *waiter, spins int) (taken bool) {
+	for range spins {
+		runtime.Gosched()
+		if w.taken.Load() {
+			return true // status was set before taken, under mu
+		}
+	}
+	ready := make(chan struct{})
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	if !w.queued {
+		return true
+	}
+	w.ready = ready
+	return false
 }
 
 // release returns n > 0 permits: to the queued waiters first, FIFO, then to
@@ -609,6 +636,10 @@ func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 		w.needed = 0
 		w.status = wokeGranted
 		s.q.remove(w)
+		if w.ready == nil {
+			w.taken.Store(true) // a spinning waiter: it sees the flag
+			continue
+		}
 		if last == nil {
 			wake = w
 		} else {
@@ -643,10 +674,20 @@ func (s *sem) close() {
 // waiters to wake after unlocking.
 func (s *sem) closeLocked() (wake *waiter) {
 	var back int64
-	wake = s.q.takeAll()
-	for w := wake; w != nil; w = w.next {
+	var last *waiter
+	for w := s.q.popFront(); w != nil; w = s.q.popFront() {
 		back += w.n - w.needed
 		w.status = wokeClosed
+		if w.ready == nil {
+			w.taken.Store(true) // a spinning waiter: it sees the flag
+			continue
+		}
+		if last == nil {
+			wake = w
+		} else {
+			last.next = w
+		}
+		last = w
 	}
 	for {
 		old := s.state.Load()
