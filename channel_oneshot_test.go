@@ -706,13 +706,14 @@ func TestOneshotReleasesValue(t *testing.T) {
 	runtime.KeepAlive(rx)
 }
 
-// A oneshot made outside any bubble works in one bubble after another when
-// each bubble calls Ready again before anything is sent: the new call drops
-// the channel armed (and abandoned) in the earlier bubble, so no send from
-// outside that bubble ever closes it (the runtime would kill the process).
-var packageOneshotTx, packageOneshotRx = gate.Oneshot[int]()
-
+// A oneshot made outside any bubble (here, before the first bubble starts;
+// a package-level variable would be used up by the first run of go test
+// -count=N) works in one bubble after another when each bubble calls Ready
+// again before anything is sent: the new call drops the channel armed (and
+// abandoned) in the earlier bubble, so no send from outside that bubble ever
+// closes it (the runtime would kill the process).
 func TestOneshotAcrossBubbles(t *testing.T) {
+	packageOneshotTx, packageOneshotRx := gate.Oneshot[int]()
 	synctest.Test(t, func(t *testing.T) {
 		if isReady(packageOneshotRx.Ready()) { // armed here, then abandoned
 			t.Fatalf("Ready receivable before Send")
