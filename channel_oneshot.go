@@ -59,8 +59,8 @@ const (
 )
 
 // Why a claim bit and a value bit, not one "sent" bit as in tokio: a gate
-// sender handle may be used by several goroutines at once (API.md,
-// Goroutines), so two Sends may race. The claim (sent) makes exactly one of
+// sender handle may be used by several goroutines at once (every sender
+// handle is safe for concurrent use), so two Sends may race. The claim (sent) makes exactly one of
 // them the writer of the slot; the publish (value) is what the receiver
 // acts on, and it is refused if the receiver closed in between, so a Send
 // that returns ErrClosed never delivered its value. A Send is linearized at

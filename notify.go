@@ -446,7 +446,8 @@ func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) e
 			return err
 		}
 		// A notification took w before it could leave: it came first,
-		// and the wait succeeds (API.md, Context).
+		// and the wait succeeds (package doc: a waiter granted before it
+		// could withdraw returns success).
 	}
 	w.ready = nil
 	return nil
