@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -213,4 +214,75 @@ func loomRounds(full int) int {
 		return max(full/10, 1)
 	}
 	return full
+}
+
+// modelCalls are the calls a model-based test has started, each in its own
+// goroutine with its own context, and not yet seen return. Inside a synctest
+// bubble, returned tells exactly which of them have returned.
+type modelCalls[T any] struct {
+	pending map[int]*async[T]          // calls that have not returned
+	cancels map[int]context.CancelFunc // contexts not cancelled yet
+	ctxs    []context.CancelFunc       // every context, for cleanup
+}
+
+func newModelCalls[T any]() modelCalls[T] {
+	return modelCalls[T]{pending: map[int]*async[T]{}, cancels: map[int]context.CancelFunc{}}
+}
+
+// ctx returns a new context for call id: an already cancelled one if
+// precancelled, otherwise one that cancel(id) or take(id) ends.
+func (c *modelCalls[T]) ctx(id int, precancelled bool) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.ctxs = append(c.ctxs, cancel)
+	if precancelled {
+		cancel()
+	} else {
+		c.cancels[id] = cancel
+	}
+	return ctx
+}
+
+// start records a as call id, pending until returned sees it return.
+func (c *modelCalls[T]) start(id int, a *async[T]) {
+	c.pending[id] = a
+}
+
+// returned calls synctest.Wait, then removes the calls that have returned
+// from pending and returns their results by id.
+func (c *modelCalls[T]) returned() map[int]asyncResult[T] {
+	synctest.Wait()
+	out := map[int]asyncResult[T]{}
+	for id, a := range c.pending {
+		select {
+		case r := <-a.ch:
+			delete(c.pending, id)
+			out[id] = r
+		default:
+		}
+	}
+	return out
+}
+
+// cancel ends the context of call id, which must not be cancelled yet.
+func (c *modelCalls[T]) cancel(id int) {
+	c.take(id)()
+}
+
+// take returns the cancel func of call id's context, which must not be
+// cancelled yet, for the caller to call when it chooses.
+func (c *modelCalls[T]) take(id int) context.CancelFunc {
+	cancel := c.cancels[id]
+	delete(c.cancels, id)
+	return cancel
+}
+
+// cleanup cancels every context and waits for every pending call, so that
+// the bubble ends with no goroutine left.
+func (c *modelCalls[T]) cleanup() {
+	for _, cancel := range c.ctxs {
+		cancel()
+	}
+	for _, a := range c.pending {
+		<-a.ch
+	}
 }

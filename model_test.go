@@ -38,7 +38,6 @@ import (
 	"runtime"
 	"slices"
 	"testing"
-	"testing/synctest"
 
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
@@ -248,14 +247,11 @@ func (m *semModel) obs() semObs {
 	return o
 }
 
-type semResult struct {
-	p   *gate.Permit
-	err error
-}
-
-type semCall struct {
-	n  int
-	ch chan semResult // buffered; the goroutine sends once when it returns
+// semAcquired is what an acquire goroutine returns besides its error: the
+// count it asked for and the Permit it got.
+type semAcquired struct {
+	n int
+	p *gate.Permit
 }
 
 // semMachine drives a real Semaphore next to its model.
@@ -265,11 +261,9 @@ type semMachine struct {
 	m   semModel
 
 	nextID  int
-	pending map[int]semCall            // acquire goroutines that have not returned
-	cancels map[int]context.CancelFunc // contexts of acquires not cancelled yet
-	ctxs    []context.CancelFunc       // every context, for cleanup
-	permits map[int]*gate.Permit       // permits held by the test
-	done    map[int]string             // how acquire goroutines returned
+	calls   modelCalls[semAcquired] // acquire goroutines
+	permits map[int]*gate.Permit    // permits held by the test
+	done    map[int]string          // how acquire goroutines returned
 
 	race *modelRace[semModel] // set by cancelRace until the next check resolves it
 }
@@ -300,8 +294,7 @@ func pickOutcome[M, O any](cands []M, obs func(*M) O, got O) M {
 func newSemMachine(rt *rapid.T) *semMachine {
 	sm := &semMachine{
 		cap:     rapid.IntRange(0, 4).Draw(rt, "permits"),
-		pending: map[int]semCall{},
-		cancels: map[int]context.CancelFunc{},
+		calls:   newModelCalls[semAcquired](),
 		permits: map[int]*gate.Permit{},
 		done:    map[int]string{},
 	}
@@ -319,35 +312,18 @@ func (sm *semMachine) newID() int {
 	return sm.nextID
 }
 
-// cleanup cancels every context and waits for every acquire goroutine, so
-// that the bubble ends with no goroutine left.
-func (sm *semMachine) cleanup() {
-	for _, cancel := range sm.ctxs {
-		cancel()
-	}
-	for _, c := range sm.pending {
-		<-c.ch
-	}
-}
-
 // settle waits until every goroutine is parked or gone and records the
 // acquires that returned.
 func (sm *semMachine) settle(rt *rapid.T) {
-	synctest.Wait()
-	for id, c := range sm.pending {
-		select {
-		case r := <-c.ch:
-			delete(sm.pending, id)
-			sm.done[id] = resultString(r.err)
-			if r.err == nil {
-				if r.p.Count() != c.n {
-					rt.Fatalf("acquire %d of %d permits returned a Permit of %d", id, c.n, r.p.Count())
-				}
-				sm.permits[id] = r.p
-			} else if r.p.Count() != 0 {
-				rt.Fatalf("acquire %d failed (%v) but returned a Permit of %d", id, r.err, r.p.Count())
+	for id, r := range sm.calls.returned() {
+		sm.done[id] = resultString(r.err)
+		if r.err == nil {
+			if r.v.p.Count() != r.v.n {
+				rt.Fatalf("acquire %d of %d permits returned a Permit of %d", id, r.v.n, r.v.p.Count())
 			}
-		default:
+			sm.permits[id] = r.v.p
+		} else if r.v.p.Count() != 0 {
+			rt.Fatalf("acquire %d failed (%v) but returned a Permit of %d", id, r.err, r.v.p.Count())
 		}
 	}
 }
@@ -372,8 +348,8 @@ func (sm *semMachine) check(rt *rapid.T) {
 	if diff := cmp.Diff(sm.m.obs(), got); diff != "" {
 		rt.Fatalf("semaphore differs from the model (-model +real):\n%s", diff)
 	}
-	if len(sm.pending) != len(sm.m.queue) {
-		rt.Fatalf("%d acquire goroutines parked, model queue has %d", len(sm.pending), len(sm.m.queue))
+	if len(sm.calls.pending) != len(sm.m.queue) {
+		rt.Fatalf("%d acquire goroutines parked, model queue has %d", len(sm.calls.pending), len(sm.m.queue))
 	}
 }
 
@@ -384,17 +360,9 @@ func (sm *semMachine) acquire(rt *rapid.T) {
 	precancelled := drawPrecancelled(rt)
 	id := sm.newID()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	sm.ctxs = append(sm.ctxs, cancel)
-	if precancelled {
-		cancel()
-	} else {
-		sm.cancels[id] = cancel
-	}
-	c := semCall{n: n, ch: make(chan semResult, 1)}
-	sm.pending[id] = c
+	ctx := sm.calls.ctx(id, precancelled)
 	s := sm.s
-	go func() {
+	sm.calls.start(id, goCall("AcquireN", func() (semAcquired, error) {
 		var p gate.Permit
 		var err error
 		if viaAcquire {
@@ -402,8 +370,8 @@ func (sm *semMachine) acquire(rt *rapid.T) {
 		} else {
 			p, err = s.AcquireN(ctx, n)
 		}
-		c.ch <- semResult{&p, err}
-	}()
+		return semAcquired{n, &p}, err
+	}))
 	sm.m.acquire(id, n, precancelled)
 }
 
@@ -547,12 +515,11 @@ func (sm *semMachine) forgetPermits(rt *rapid.T) {
 // cancel cancels the context of a chosen acquire: a queued one, or one that
 // has already returned (which must change nothing).
 func (sm *semMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, sm.cancels, "waiter")
+	id, ok := pick(rt, sm.calls.cancels, "waiter")
 	if !ok {
 		return
 	}
-	sm.cancels[id]()
-	delete(sm.cancels, id)
+	sm.calls.cancel(id)
 	sm.m.cancel(id)
 }
 
@@ -604,8 +571,7 @@ func (sm *semMachine) cancelRace(rt *rapid.T) {
 		do = sm.s.Close
 		apply = (*semModel).close
 	}
-	cancel := sm.cancels[id]
-	delete(sm.cancels, id)
+	cancel := sm.calls.take(id)
 	if cancelFirst {
 		cancel()
 		do()
@@ -626,7 +592,7 @@ func (sm *semMachine) close(rt *rapid.T) {
 func semaphoreModel(rt *rapid.T) {
 	rapid.SyncTest(rt, func(rt *rapid.T) {
 		sm := newSemMachine(rt)
-		rt.Cleanup(sm.cleanup)
+		rt.Cleanup(sm.calls.cleanup)
 		rt.Repeat(map[string]func(*rapid.T){
 			"":              sm.check,
 			"acquire":       sm.acquire,
@@ -765,10 +731,6 @@ func (m *mutexModel) obs() mutexObs {
 	return mutexObs{Locked: m.locked, Waiters: len(m.queue), Held: m.held, Done: maps.Clone(m.done)}
 }
 
-type mutexCall struct {
-	ch chan rwResult // buffered; the goroutine sends once when it returns
-}
-
 // mutexMachine drives a real Mutex[int] next to its model. The goroutine or
 // test call that gets the lock reads the value and writes its id, so the race
 // detector checks the hand-over too.
@@ -776,21 +738,18 @@ type mutexMachine struct {
 	mu *gate.Mutex[int]
 	m  mutexModel
 
-	nextID  int
-	pending map[int]mutexCall
-	cancels map[int]context.CancelFunc // contexts not cancelled yet
-	ctxs    []context.CancelFunc       // every context, for cleanup
-	held    int                        // id of the lock the test holds (0: none)
-	done    map[int]string
+	nextID int
+	calls  modelCalls[int] // Lock goroutines; each returns the value it read
+	held   int             // id of the lock the test holds (0: none)
+	done   map[int]string
 
 	race *modelRace[mutexModel] // set by cancelRace until the next check resolves it
 }
 
 func newMutexMachine(rt *rapid.T) *mutexMachine {
 	mm := &mutexMachine{
-		pending: map[int]mutexCall{},
-		cancels: map[int]context.CancelFunc{},
-		done:    map[int]string{},
+		calls: newModelCalls[int](),
+		done:  map[int]string{},
 	}
 	if rapid.Bool().Draw(rt, "zeroValue") {
 		mm.mu = new(gate.Mutex[int])
@@ -806,32 +765,17 @@ func (mm *mutexMachine) newID() int {
 	return mm.nextID
 }
 
-func (mm *mutexMachine) cleanup() {
-	for _, cancel := range mm.ctxs {
-		cancel()
-	}
-	for _, c := range mm.pending {
-		<-c.ch
-	}
-}
-
 func (mm *mutexMachine) settle(rt *rapid.T) {
-	synctest.Wait()
-	for id, c := range mm.pending {
-		select {
-		case r := <-c.ch:
-			delete(mm.pending, id)
-			res := resultString(r.err)
-			if r.err == nil {
-				res = fmt.Sprintf("locked v=%d", r.value)
-				if mm.held != 0 {
-					rt.Fatalf("Lock %d got the lock while %d holds it", id, mm.held)
-				}
-				mm.held = id
+	for id, r := range mm.calls.returned() {
+		res := resultString(r.err)
+		if r.err == nil {
+			res = fmt.Sprintf("locked v=%d", r.v)
+			if mm.held != 0 {
+				rt.Fatalf("Lock %d got the lock while %d holds it", id, mm.held)
 			}
-			mm.done[id] = res
-		default:
+			mm.held = id
 		}
+		mm.done[id] = res
 	}
 }
 
@@ -850,8 +794,8 @@ func (mm *mutexMachine) check(rt *rapid.T) {
 	if diff := cmp.Diff(mm.m.obs(), got); diff != "" {
 		rt.Fatalf("Mutex differs from the model (-model +real):\n%s", diff)
 	}
-	if len(mm.pending) != len(mm.m.queue) {
-		rt.Fatalf("%d Lock goroutines parked, model queue has %d", len(mm.pending), len(mm.m.queue))
+	if len(mm.calls.pending) != len(mm.m.queue) {
+		rt.Fatalf("%d Lock goroutines parked, model queue has %d", len(mm.calls.pending), len(mm.m.queue))
 	}
 }
 
@@ -860,29 +804,20 @@ func (mm *mutexMachine) check(rt *rapid.T) {
 func (mm *mutexMachine) lock(rt *rapid.T) {
 	precancelled := drawPrecancelled(rt)
 	id := mm.newID()
-	ctx, cancel := context.WithCancel(context.Background())
-	mm.ctxs = append(mm.ctxs, cancel)
-	if precancelled {
-		cancel()
-	} else {
-		mm.cancels[id] = cancel
-	}
-	c := mutexCall{ch: make(chan rwResult, 1)}
-	mm.pending[id] = c
+	ctx := mm.calls.ctx(id, precancelled)
 	mu := mm.mu
-	go func() {
-		var r rwResult
+	mm.calls.start(id, goCall("Lock", func() (int, error) {
 		p, err := mu.Lock(ctx)
-		r.err = err
 		if (err == nil) != (p != nil) {
-			r.err = fmt.Errorf("Lock returned pointer %p with error %v", p, err)
+			return 0, fmt.Errorf("Lock returned pointer %p with error %v", p, err)
 		}
-		if r.err == nil {
-			r.value = *p
-			*p = id
+		if err != nil {
+			return 0, err
 		}
-		c.ch <- r
-	}()
+		v := *p
+		*p = id
+		return v, nil
+	}))
 	mm.m.lock(id, precancelled)
 }
 
@@ -921,12 +856,11 @@ func (mm *mutexMachine) unlock(rt *rapid.T) {
 // cancel cancels the context of a chosen Lock: a queued one, or one that has
 // already returned (which must change nothing).
 func (mm *mutexMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, mm.cancels, "waiter")
+	id, ok := pick(rt, mm.calls.cancels, "waiter")
 	if !ok {
 		return
 	}
-	mm.cancels[id]()
-	delete(mm.cancels, id)
+	mm.calls.cancel(id)
 	mm.m.cancel(id)
 }
 
@@ -945,8 +879,7 @@ func (mm *mutexMachine) cancelRace(rt *rapid.T) {
 		return
 	}
 	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")
-	cancel := mm.cancels[id]
-	delete(mm.cancels, id)
+	cancel := mm.calls.take(id)
 	mm.held = 0
 	if cancelFirst {
 		cancel()
@@ -963,7 +896,7 @@ func (mm *mutexMachine) cancelRace(rt *rapid.T) {
 func mutexModelCheck(rt *rapid.T) {
 	rapid.SyncTest(rt, func(rt *rapid.T) {
 		mm := newMutexMachine(rt)
-		rt.Cleanup(mm.cleanup)
+		rt.Cleanup(mm.calls.cleanup)
 		rt.Repeat(map[string]func(*rapid.T){
 			"":           mm.check,
 			"lock":       mm.lock,
@@ -1138,14 +1071,10 @@ func (m *rwModel) obs() rwObs {
 	return o
 }
 
-type rwResult struct {
-	err   error
-	value int // what a reader read through the pointer
-}
-
-type rwCall struct {
-	write bool
-	ch    chan rwResult // buffered; the goroutine sends once when it returns
+// rwLocked is what a lock goroutine returns besides its error.
+type rwLocked struct {
+	write bool // Lock, not RLock
+	value int  // what a reader read through the pointer
 }
 
 // rwMachine drives a real RWMutex[int] next to its model. Writers store their
@@ -1155,22 +1084,19 @@ type rwMachine struct {
 	rw *gate.RWMutex[int]
 	m  rwModel
 
-	nextID  int
-	pending map[int]rwCall
-	cancels map[int]context.CancelFunc
-	ctxs    []context.CancelFunc // every context, for cleanup
-	held    map[int]string       // locks held by the test: id -> "read" / "write"
-	done    map[int]string
+	nextID int
+	calls  modelCalls[rwLocked] // RLock and Lock goroutines
+	held   map[int]string       // locks held by the test: id -> "read" / "write"
+	done   map[int]string
 
 	race *modelRace[rwModel] // set by cancelRace until the next check resolves it
 }
 
 func newRWMachine(rt *rapid.T) *rwMachine {
 	rm := &rwMachine{
-		pending: map[int]rwCall{},
-		cancels: map[int]context.CancelFunc{},
-		held:    map[int]string{},
-		done:    map[int]string{},
+		calls: newModelCalls[rwLocked](),
+		held:  map[int]string{},
+		done:  map[int]string{},
 	}
 	max := rapid.IntRange(1, 5).Draw(rt, "maxReaders")
 	if max == 5 {
@@ -1192,34 +1118,19 @@ func (rm *rwMachine) newID() int {
 	return rm.nextID
 }
 
-func (rm *rwMachine) cleanup() {
-	for _, cancel := range rm.ctxs {
-		cancel()
-	}
-	for _, c := range rm.pending {
-		<-c.ch
-	}
-}
-
 func (rm *rwMachine) settle(rt *rapid.T) {
-	synctest.Wait()
-	for id, c := range rm.pending {
-		select {
-		case r := <-c.ch:
-			delete(rm.pending, id)
-			res := resultString(r.err)
-			if r.err == nil {
-				if c.write {
-					res = "write"
-					rm.held[id] = "write"
-				} else {
-					res = fmt.Sprintf("read v=%d", r.value)
-					rm.held[id] = "read"
-				}
+	for id, r := range rm.calls.returned() {
+		res := resultString(r.err)
+		if r.err == nil {
+			if r.v.write {
+				res = "write"
+				rm.held[id] = "write"
+			} else {
+				res = fmt.Sprintf("read v=%d", r.v.value)
+				rm.held[id] = "read"
 			}
-			rm.done[id] = res
-		default:
 		}
+		rm.done[id] = res
 	}
 }
 
@@ -1239,8 +1150,8 @@ func (rm *rwMachine) check(rt *rapid.T) {
 	if diff := cmp.Diff(rm.m.obs(), got); diff != "" {
 		rt.Fatalf("RWMutex differs from the model (-model +real):\n%s", diff)
 	}
-	if len(rm.pending) != len(rm.m.queue) {
-		rt.Fatalf("%d lock goroutines parked, model queue has %d", len(rm.pending), len(rm.m.queue))
+	if len(rm.calls.pending) != len(rm.m.queue) {
+		rt.Fatalf("%d lock goroutines parked, model queue has %d", len(rm.calls.pending), len(rm.m.queue))
 	}
 }
 
@@ -1248,36 +1159,29 @@ func (rm *rwMachine) check(rt *rapid.T) {
 func (rm *rwMachine) lock(rt *rapid.T, write bool) {
 	precancelled := drawPrecancelled(rt)
 	id := rm.newID()
-	ctx, cancel := context.WithCancel(context.Background())
-	rm.ctxs = append(rm.ctxs, cancel)
-	if precancelled {
-		cancel()
-	} else {
-		rm.cancels[id] = cancel
-	}
-	c := rwCall{write: write, ch: make(chan rwResult, 1)}
-	rm.pending[id] = c
+	ctx := rm.calls.ctx(id, precancelled)
 	rw := rm.rw
-	go func() {
-		var r rwResult
+	rm.calls.start(id, goCall("lock", func() (rwLocked, error) {
+		r := rwLocked{write: write}
 		var p *int
+		var err error
 		if write {
-			p, r.err = rw.Lock(ctx)
+			p, err = rw.Lock(ctx)
 		} else {
-			p, r.err = rw.RLock(ctx)
+			p, err = rw.RLock(ctx)
 		}
-		if (r.err == nil) != (p != nil) {
-			r.err = fmt.Errorf("lock returned pointer %p with error %v", p, r.err)
+		if (err == nil) != (p != nil) {
+			err = fmt.Errorf("lock returned pointer %p with error %v", p, err)
 		}
-		if r.err == nil {
+		if err == nil {
 			if write {
 				*p = id
 			} else {
 				r.value = *p
 			}
 		}
-		c.ch <- r
-	}()
+		return r, err
+	}))
 	rm.m.lock(id, write, precancelled)
 }
 
@@ -1363,12 +1267,11 @@ func (rm *rwMachine) misuse(rt *rapid.T) {
 }
 
 func (rm *rwMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, rm.cancels, "waiter")
+	id, ok := pick(rt, rm.calls.cancels, "waiter")
 	if !ok {
 		return
 	}
-	rm.cancels[id]()
-	delete(rm.cancels, id)
+	rm.calls.cancel(id)
 	rm.m.cancel(id)
 }
 
@@ -1412,8 +1315,7 @@ func (rm *rwMachine) cancelRace(rt *rapid.T) {
 		do = rm.rw.Unlock
 		apply = func(m *rwModel) { m.grant(m.max) }
 	}
-	cancel := rm.cancels[id]
-	delete(rm.cancels, id)
+	cancel := rm.calls.take(id)
 	if cancelFirst {
 		cancel()
 		do()
@@ -1427,7 +1329,7 @@ func (rm *rwMachine) cancelRace(rt *rapid.T) {
 func rwMutexModel(rt *rapid.T) {
 	rapid.SyncTest(rt, func(rt *rapid.T) {
 		rm := newRWMachine(rt)
-		rt.Cleanup(rm.cleanup)
+		rt.Cleanup(rm.calls.cleanup)
 		rt.Repeat(map[string]func(*rapid.T){
 			"":           rm.check,
 			"rlock":      func(rt *rapid.T) { rm.lock(rt, false) },

@@ -1318,14 +1318,12 @@ func (m *onceModel) obs() onceObs {
 
 // onceMachine drives a real OnceCell next to its model.
 type onceMachine struct {
-	c       *gate.OnceCell[int]
-	m       onceModel
-	nextID  int
-	fns     map[int]*onceFn
-	pending map[int]*async[int]
-	cancels map[int]context.CancelFunc // live contexts of pending calls
-	ctxs    []context.CancelFunc
-	done    map[int]string
+	c      *gate.OnceCell[int]
+	m      onceModel
+	nextID int
+	fns    map[int]*onceFn
+	calls  modelCalls[int] // a returned call's ctx is dropped from calls.cancels
+	done   map[int]string
 }
 
 var errModelInit = errors.New("model: initializer failed")
@@ -1347,25 +1345,10 @@ func onceResult(v int, err error) string {
 	}
 }
 
-func (om *onceMachine) cleanup() {
-	for _, cancel := range om.ctxs {
-		cancel()
-	}
-	for _, a := range om.pending {
-		<-a.ch
-	}
-}
-
 func (om *onceMachine) check(rt *rapid.T) {
-	synctest.Wait()
-	for id, a := range om.pending {
-		select {
-		case r := <-a.ch:
-			delete(om.pending, id)
-			delete(om.cancels, id)
-			om.done[id] = onceResult(r.v, r.err)
-		default:
-		}
+	for id, r := range om.calls.returned() {
+		delete(om.calls.cancels, id)
+		om.done[id] = onceResult(r.v, r.err)
 	}
 	v, set := om.c.Get()
 	got := onceObs{
@@ -1399,20 +1382,14 @@ func (om *onceMachine) start(rt *rapid.T) {
 	precancelled := drawPrecancelled(rt)
 	om.nextID++
 	id := om.nextID
-	ctx, cancel := context.WithCancel(context.Background())
-	om.ctxs = append(om.ctxs, cancel)
-	if precancelled {
-		cancel()
-	} else {
-		om.cancels[id] = cancel
-	}
+	ctx := om.calls.ctx(id, precancelled)
 	om.m.kinds[id] = kind
 	if kind == "wait" {
-		om.pending[id] = goCall("Wait", func() (int, error) { return om.c.Wait(ctx) })
+		om.calls.start(id, goCall("Wait", func() (int, error) { return om.c.Wait(ctx) }))
 	} else {
 		f := newOnceFn(fmt.Sprint(id))
 		om.fns[id] = f
-		om.pending[id] = goInit(ctx, om.c, f, kind == "try")
+		om.calls.start(id, goInit(ctx, om.c, f, kind == "try"))
 	}
 
 	m := &om.m
@@ -1451,7 +1428,7 @@ func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
 	}
 	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")
 	if victim != 0 && cancelFirst {
-		om.cancels[victim]()
+		om.calls.cancels[victim]()
 	}
 	v := 100 + id
 	switch outcome {
@@ -1463,10 +1440,10 @@ func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
 		om.fns[id].finish <- onceOutcome{err: errModelInit}
 	}
 	if victim != 0 && !cancelFirst {
-		om.cancels[victim]()
+		om.calls.cancels[victim]()
 	}
 	if victim != 0 {
-		delete(om.cancels, victim)
+		delete(om.calls.cancels, victim)
 		m.leave(victim)
 	}
 	if outcome == "value" {
@@ -1482,12 +1459,11 @@ func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
 // cancel ends the ctx of a pending call: a waiter leaves, a running
 // initializer gives up.
 func (om *onceMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, om.cancels, "call")
+	id, ok := pick(rt, om.calls.cancels, "call")
 	if !ok {
 		return
 	}
-	om.cancels[id]()
-	delete(om.cancels, id)
+	om.calls.cancel(id)
 	om.m.leave(id)
 }
 
@@ -1522,11 +1498,10 @@ func (om *onceMachine) take(rt *rapid.T) {
 func onceCellModel(rt *rapid.T) {
 	rapid.SyncTest(rt, func(rt *rapid.T) {
 		om := &onceMachine{
-			c:       new(gate.OnceCell[int]),
-			fns:     map[int]*onceFn{},
-			pending: map[int]*async[int]{},
-			cancels: map[int]context.CancelFunc{},
-			done:    map[int]string{},
+			c:     new(gate.OnceCell[int]),
+			fns:   map[int]*onceFn{},
+			calls: newModelCalls[int](),
+			done:  map[int]string{},
 			m: onceModel{
 				kinds:   map[int]string{},
 				waiters: map[int]bool{},
@@ -1534,7 +1509,7 @@ func onceCellModel(rt *rapid.T) {
 				done:    map[int]string{},
 			},
 		}
-		rt.Cleanup(om.cleanup)
+		rt.Cleanup(om.calls.cleanup)
 		rt.Repeat(map[string]func(*rapid.T){
 			"":           om.check,
 			"start":      om.start,
