@@ -204,10 +204,12 @@
 // # Testing code that uses gate
 //
 // Every wait in gate parks its goroutine on a channel made for that one
-// wait, so inside a [testing/synctest] bubble a goroutine waiting on a gate
-// primitive is durably blocked: after synctest.Wait it is known to be
-// waiting, and a context deadline fires on the bubble's fake clock, so a
-// one-hour timeout takes no wall time.
+// wait (a Notify or Barrier wait whose ctx can never end parks on a
+// sync.Cond instead, which allocates nothing), so inside a
+// [testing/synctest] bubble a goroutine waiting on a gate primitive is
+// durably blocked: after synctest.Wait it is known to be waiting, and a
+// context deadline fires on the bubble's fake clock, so a one-hour timeout
+// takes no wall time.
 //
 // No channel is kept from one wait for the next, so a primitive may be
 // created anywhere: one made outside any bubble (a package-level variable,
