@@ -550,15 +550,6 @@ func TestBroadcastSlowReceiverWithinCapacityDoesNotLag(t *testing.T) {
 	recvErr(t, slow, gate.ErrEmpty)
 }
 
-func TestBroadcastOverflowReportsLaggedThenOldest(t *testing.T) {
-	tx, rx := gate.Broadcast[int](2)
-	sendAll(t, tx, 10, 20, 30)
-	recvLagged(t, rx, 1)
-	recvWant(t, rx, 20)
-	recvWant(t, rx, 30)
-	recvErr(t, rx, gate.ErrEmpty)
-}
-
 func TestBroadcastLaggedCountsOverwritten(t *testing.T) {
 	tx, rx := gate.Broadcast[int](4)
 	sendAll(t, tx, 1, 2, 3, 4)

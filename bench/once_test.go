@@ -21,6 +21,14 @@ func use(v int) {
 	}
 }
 
+// onceValueImpl is the baseline of the cell rows: calling a sync.OnceValue
+// func that has run.
+var onceValueImpl = impl{"sync", func() func(int) {
+	get := sync.OnceValue(func() int { return 42 })
+	get()
+	return func(int) { use(get()) }
+}}
+
 // onceCellGetImpls reads a set OnceCell with Get, against calling a
 // sync.OnceValue func that has run.
 func onceCellGetImpls() []impl {
@@ -33,11 +41,7 @@ func onceCellGetImpls() []impl {
 				use(v)
 			}
 		}},
-		{"sync", func() func(int) {
-			get := sync.OnceValue(func() int { return 42 })
-			get()
-			return func(int) { use(get()) }
-		}},
+		onceValueImpl,
 	}
 }
 
@@ -55,11 +59,7 @@ func onceCellGetOrInitImpls() []impl {
 				use(v)
 			}
 		}},
-		{"sync", func() func(int) {
-			get := sync.OnceValue(func() int { return 42 })
-			get()
-			return func(int) { use(get()) }
-		}},
+		onceValueImpl,
 	}
 }
 
@@ -74,11 +74,7 @@ func setOnceGetImpls() []impl {
 				use(v)
 			}
 		}},
-		{"sync", func() func(int) {
-			get := sync.OnceValue(func() int { return 42 })
-			get()
-			return func(int) { use(get()) }
-		}},
+		onceValueImpl,
 	}
 }
 
