@@ -278,7 +278,7 @@ func (s *BroadcastSender[T]) SendWait(ctx context.Context, v T) (int, error) {
 // its place if a plain Send takes the slot before it gets there.
 func (s *BroadcastSender[T]) sendWaitSlow(ctx context.Context, v T) (int, error) {
 	c := s.c
-	w := c.sendQ.newWaiter()
+	w := c.sendQ.newWaiter(bg)
 	w.n = s.id
 	c.mu.Lock()
 	for {
@@ -428,7 +428,7 @@ func (c *broadcastChan[T]) sendLocked(v T) (int, *waiter) {
 // next, for wakeRecv. mu must be held.
 func (c *broadcastChan[T]) takeRecvLocked() (wake *waiter) {
 	var last *waiter
-	for w := c.recvQ.takeAll(); w != nil; {
+	for w := c.recvQ.takeAllChain(); w != nil; {
 		next := w.next
 		w.next = nil
 		if w.n == broadcastArm {
@@ -610,7 +610,7 @@ func (s *BroadcastSender[T]) WaitClosed(ctx context.Context) error {
 		return nil
 	}
 	c.mu.Unlock()
-	w := c.closeQ.newWaiter()
+	w := c.closeQ.newWaiter(bg)
 	c.mu.Lock()
 	if s.closed || c.rxCount.Load() == 0 {
 		closed := s.closed
@@ -815,7 +815,7 @@ func (r *BroadcastReceiver[T]) recvSlow(ctx context.Context) (T, error) {
 		}
 		// Nothing yet: park, after a last look under mu, where a Send
 		// cannot slip in between the look and the queueing.
-		w := c.recvQ.newWaiter()
+		w := c.recvQ.newWaiter(bg)
 		w.n = 0
 		c.mu.Lock()
 		v, err, head := r.recvLocked()
@@ -930,7 +930,7 @@ func (r *BroadcastReceiver[T]) Close() {
 	var head chan struct{}
 	if c.rxCount.Add(-1) == 0 {
 		send = c.failSendLocked(0) // no receiver left to send to
-		closeWait = c.closeQ.takeAll()
+		closeWait = c.closeQ.takeAllChain()
 	} else {
 		head = c.notifySendLocked()
 	}

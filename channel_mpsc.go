@@ -598,7 +598,7 @@ func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T) error {
 	// The receiver is often about to free a slot: yielding a few times is
 	// cheaper than parking and being woken. The sender yields only once it
 	// is queued, so that no later sender can take the slot first.
-	if err := c.sem.acquireSlowSpin(ctx, 1, 0, mpscSpins); err != nil {
+	if err := c.sem.acquireSlowSpin(ctx, nil, 1, 0, mpscSpins); err != nil {
 		return err
 	}
 	c.push(v)

@@ -261,7 +261,7 @@ func (s *OneshotSender[T]) WaitClosed(ctx context.Context) error {
 
 // waitClosedSlow queues a WaitClosed call on txq and parks it.
 func (c *oneshot[T]) waitClosedSlow(ctx context.Context) error {
-	w := c.txq.newWaiter()
+	w := c.txq.newWaiter(bg)
 	c.txq.mu.Lock()
 	for {
 		old := c.state.Load()
@@ -303,7 +303,7 @@ func (c *oneshot[T]) waitClosedSlow(ctx context.Context) error {
 // when the receiver closed, wokeClosed when the sender did.
 func (c *oneshot[T]) wakeTx(status uint8) {
 	c.txq.mu.Lock()
-	wake := c.txq.takeAll()
+	wake := c.txq.takeAllChain()
 	for w := wake; w != nil; w = w.next {
 		w.status = status
 	}

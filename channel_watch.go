@@ -224,7 +224,7 @@ func (c *watchCore) tryLock() (uint64, bool) {
 // it is free with nobody parked, or parks at the back of txl until a release
 // hands it over.
 func (c *watchCore) lockSlow() uint64 {
-	w := c.txl.newWaiter()
+	w := c.txl.newWaiter(bg)
 	c.txl.mu.Lock()
 	for {
 		s := c.state.Load()
@@ -437,7 +437,7 @@ func (c *watchCore) withdrawLocked(w *waiter) {
 // closed (nil), or ctx is done (ctx.Err()). It may return nil with nothing
 // new (a wake-up meant for an older version); callers look again.
 func (c *watchCore) waitChange(ctx context.Context, seen uint64) error {
-	w := c.q.newWaiter()
+	w := c.q.newWaiter(bg)
 	w.needed = watchPark
 	c.q.mu.Lock()
 	queued := c.enqueueLocked(w, seen)
@@ -485,7 +485,7 @@ func (c *watchCore) closeReceiver() {
 		c.txq.mu.Unlock()
 		return
 	}
-	wake := c.txq.takeAll()
+	wake := c.txq.takeAllChain()
 	c.txq.mu.Unlock()
 	wakeAll(wake)
 }

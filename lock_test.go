@@ -1420,3 +1420,26 @@ func TestRWMutexHandoffRaceWithCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestMutexCancelledBeforeUnlock: a Lock whose ctx ends before the holder
+// unlocks returns ctx.Err() and does not hold the lock (go.dev/issue/63615
+// for a mutex); the lock is free for the next caller.
+func TestMutexCancelledBeforeUnlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := gate.NewMutex(0)
+		if _, ok := m.TryLock(); !ok {
+			t.Fatal("TryLock of a new Mutex failed")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		l := goErr("Lock", func() error { _, err := m.Lock(ctx); return err })
+		synctest.Wait()
+		cancel()
+		m.Unlock() // before the waiter's goroutine has run again
+		synctest.Wait()
+		l.failed(t, context.Canceled)
+		if _, ok := m.TryLock(); !ok {
+			t.Fatal("the cancelled Lock kept the mutex")
+		}
+		m.Unlock()
+	})
+}

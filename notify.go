@@ -371,7 +371,7 @@ func (n *Notify) waitSlow(ctx context.Context, s uint64) error {
 		}
 		n.q.mu.Unlock()
 	}
-	w := n.q.spareWaiter()
+	w := n.q.spareWaiter(bg)
 	err := n.wait(ctx, w, gen, false)
 	// w is off the list and its wake-up, if any, has been received.
 	n.q.putWaiter(w)

@@ -225,9 +225,10 @@ func (c *OnceCell[T]) run(ctx context.Context, f func(context.Context) T, tf fun
 func (c *OnceCell[T]) publish(p *T) {
 	c.s.q.mu.Lock()
 	c.v.Store(p)
-	wake := c.s.closeLocked()
+	var l wakeList
+	c.s.closeLocked(&l)
 	c.s.q.mu.Unlock()
-	wakeAll(wake)
+	l.wake()
 	// Wait's goroutines check v under w.mu before they queue, so one that
 	// queued saw v nil and is taken here.
 	c.w.wakeAll()
@@ -347,9 +348,10 @@ func (c *SetOnce[T]) setSlow(v T) error {
 	}
 	c.v = v
 	c.set.Store(1) // publishes v (release); Get loads set first
-	wake := c.q.takeAll()
+	var l wakeList
+	c.q.takeAll(&l, wokeGranted)
 	c.q.mu.Unlock()
-	wakeAll(wake) // c.q.wakeAll would take mu a second time
+	l.wake() // c.q.wakeAll would take mu a second time
 	// After the store of set, so that a receive from Done sees the value. A
 	// Done that loads done after this Swap returns closedChan; one that made a
 	// channel before it either swapped it in first (we close it here) or

@@ -1451,3 +1451,40 @@ func TestSemaphoreCancelledWhileClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestSemaphoreCancelledBeforeGrant is x/sync's test for go.dev/issue/63615,
+// ported: a waiter whose ctx ends before permits come back returns ctx.Err()
+// and holds nothing, and the permits stay for the next caller; a later grant
+// never makes a cancelled waiter succeed. With a second waiter behind it, the
+// grant goes on to that one.
+func TestSemaphoreCancelledBeforeGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(0)
+		ctx, cancel := context.WithCancel(t.Context())
+		w := startWaiter(t, ctx, s, 1)
+		cancel()
+		s.AddPermits(1) // before the waiter's goroutine has run again
+		synctest.Wait()
+		w.failed(t, context.Canceled)
+		wantWaiters(t, s, 0)
+		wantAvailable(t, s, 1)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		s := gate.NewSemaphore(1)
+		ctx, cancel := context.WithCancel(t.Context())
+		w1 := startWaiter(t, ctx, s, 2) // holds 1 as a partial grant
+		w2 := startWaiter(t, t.Context(), s, 2)
+		wantHeadGrant(t, s, 1)
+		cancel()
+		s.AddPermits(1) // w1's partial grant and this permit go to w2
+		synctest.Wait()
+		w1.failed(t, context.Canceled)
+		p := w2.ok(t)
+		if p.Count() != 2 {
+			t.Fatalf("w2 holds %d permits, want 2", p.Count())
+		}
+		wantAvailable(t, s, 0)
+		p.Release()
+		wantAvailable(t, s, 2)
+	})
+}

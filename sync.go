@@ -7,21 +7,26 @@ import (
 	"sync/atomic"
 )
 
-// This file is the core that every primitive of gate stands on. It has two
-// layers:
+// This file is the core that every primitive of gate stands on. It has
+// these parts, and no other file parks a goroutine, makes a wake-up channel
+// or uses sync.Cond:
 //
-//   - the wait queue: a [waiter] (one parked goroutine), a FIFO [waitQueue]
-//     of them guarded by a short sync.Mutex, one park function that waits for
-//     a wake-up or the end of a ctx, wake, and waitUntil for the waits whose
-//     condition, once reached, stays (every WaitClosed, the cells' Wait).
-//     Notify and the broadcast and watch channels keep their waiters on it
-//     (the single receiver of a oneshot or mpsc channel parks on a channel
-//     of its own, made the same way for each wait);
+//   - the wait queue: a [waiter] (one parked goroutine, or one armed Ready),
+//     a FIFO [waitQueue] of them guarded by a short sync.Mutex, one [park]
+//     that waits for a wake-up or the end of a ctx, a [wakeList] that wakes
+//     what a critical section took off the list, and [waitQueue.waitFor],
+//     the wait of every call that waits for a condition of its primitive's
+//     state word (a receive, WaitClosed, the cells' Wait);
+//   - readiness ([readiness]): the channel behind every receiver's Ready, a
+//     waiter of its own that a wake-up sends a token to instead of closing;
+//   - handles ([handle], [handles]): a channel handle's own closed flag, the
+//     open handles of each side, WaitClosed, and the sweep with which a
+//     Close ends the calls in flight on its handle;
 //   - the batch semaphore ([sem]), after tokio's batch_semaphore
 //     (tokio/src/sync/batch_semaphore.rs): an atomic state word that the fast
 //     paths read and CAS without a lock, plus accounting of permits on top of
 //     a waitQueue. Semaphore, Mutex, RWMutex, the bounded mpsc channel's
-//     capacity and OnceCell's initialization are built on it.
+//     senders and OnceCell's initialization are built on it.
 //
 // A wait parks on a receive from a channel that the parking goroutine made
 // for this one wait. That is what makes gate testable in testing/synctest: a
@@ -30,19 +35,24 @@ import (
 // bubble, or outside any, so a package-level primitive works in one bubble
 // after another and outside them. The waiter structs around the channels are
 // reused (they hold no channel between waits), so a park allocates one
-// channel and nothing else. (Some waits first yield the processor a few
-// times with runtime.Gosched, when the event they wait for is usually a few
-// instructions away: a broadcast or mpsc receive, a bounded mpsc
-// send. That is harmless in a synctest bubble.) Two kinds of wait need no
-// channel of their own, and park otherwise:
+// channel and nothing else. Wake order is the queue's, never the runtime's.
+// (Some waits first yield the processor a few times with runtime.Gosched,
+// still queued, when the event they wait for is usually a few instructions
+// away: that is harmless in a synctest bubble.)
 //
-//   - a wait whose ctx can never end (ctx.Done() == nil) in Notify and
-//     Barrier parks on a sync.Cond, which belongs to no bubble and in whose
-//     Wait a goroutine is durably blocked: it allocates nothing;
-//   - a receiver's Ready hands out a channel for the caller's own select: the
-//     mpsc, broadcast and watch receivers make one with the receiver and put
-//     a token in it, a oneshot receiver makes one each time Ready arms it.
-//     Those channels belong to the bubble that made them (see doc.go).
+// The one exception to "a channel per wait" is a receiver's Ready: it hands
+// out a channel for the caller's own select, made by the first Ready call and
+// kept with the receiver, so that a select loop allocates nothing. That
+// channel belongs to the bubble of the goroutine that first called Ready
+// (see doc.go).
+//
+// Cancellation. A grant (permits, a notification) is given under the queue's
+// mu; a waiter records its ctx's Done channel when it queues, and the granter
+// looks at it, under mu, before it gives anything: a waiter whose ctx ended
+// first is taken off the list as cancelled and the grant goes on to the next
+// one. So "which came first" is decided in one place, under the lock, and a
+// waiter that sees a grant returns success, one that sees a cancellation
+// ctx.Err(), whatever order its own select saw the two channels in.
 
 // noCopy may be embedded into structs which must not be copied after first
 // use; go vet's copylocks check reports copies.
@@ -62,7 +72,8 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// A waiter is one goroutine parked, or about to park, on a waitQueue.
+// A waiter is one goroutine parked, or about to park, on a waitQueue, or
+// one receiver's armed Ready (a token waiter, see readiness).
 //
 // Its fields other than ready are guarded by the queue's mu while it is on
 // the list. The goroutine that takes it off the list for a wake-up sets
@@ -71,8 +82,18 @@ var closedChan = func() chan struct{} {
 // ready, which the close synchronizes before.
 type waiter struct {
 	prev, next *waiter       // list links; next also chains a wake list once off the list
-	ready      chan struct{} // made by the parking goroutine for this wait (newWaiter); closed once by wake
+	ready      chan struct{} // made by the parking goroutine for this wait (newWaiter); closed once by wake; a token waiter's is its receiver's Ready channel
 	queued     bool          // on the list
+	token      bool          // a receiver's Ready: a wake-up sends a token on ready (under mu) instead of closing it
+
+	// done is the waiting call's ctx.Done() (nil for a ctx that never ends,
+	// and for token waiters), set before the waiter queues. A granter looks
+	// at it under mu (cancelled) to tell a waiter whose ctx ended before the
+	// grant, so that the grant goes to the next waiter instead.
+	done <-chan struct{}
+	// owner is the handle whose Close ends this wait (handle.closeWaiters),
+	// or nil.
+	owner *handle
 
 	// Accounting for the primitive that owns the queue. The batch semaphore
 	// keeps the permits requested (n) and still missing (needed: n - needed
@@ -91,22 +112,49 @@ type waiter struct {
 // Values of waiter.status shared by every primitive. A primitive may define
 // its own from wokeOwner on.
 const (
-	wokeGranted uint8 = iota // got what it waited for
-	wokeClosed               // the primitive (or the other side) closed
-	wokeOwner                // first value free for a primitive's own use
+	wokeGranted   uint8 = iota // got what it waited for
+	wokeClosed                 // the primitive, the other side or the waiter's own handle closed
+	wokeCancelled              // its ctx ended before a grant came: the grant went on
+	wokeOwner                  // first value free for a primitive's own use
 )
+
+// cancelled reports whether w's ctx has ended. A granter calls it under mu
+// before it gives w anything: a cancelled waiter is taken off the list with
+// wokeCancelled and the grant goes to the next. It receives from the Done
+// channel without blocking, which for an open channel is one load.
+func (w *waiter) cancelled() bool {
+	if w.done == nil {
+		return false
+	}
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // A waitQueue is a FIFO list of waiters, oldest at the head, with the lock
 // that guards it and a few spare waiter structs for reuse. Its zero value is
 // an empty queue. It must not be copied after first use.
 //
 // mu is held for a few instructions at a time: list operations and the
-// owner's accounting, never a channel operation, an allocation or a call
-// into a Context. Wake-ups happen after unlocking, so that a woken goroutine
-// never has to wait for the lock its waker still holds.
+// owner's accounting, never a blocking channel operation, an allocation or
+// a call into a Context (the non-blocking looks of waiter.cancelled and the
+// token sends of a wakeList are the only channel operations under it).
+// Wake-ups happen after unlocking, so that a woken goroutine never has to
+// wait for the lock its waker still holds.
 type waitQueue struct {
 	mu         sync.Mutex // guards head, tail and the fields of every waiter on the list
 	head, tail *waiter
+
+	// waiting counts the waiters on the list. It changes under mu and is
+	// read without it by wakers that publish a change of their primitive's
+	// state word and then look whether anyone waits for it (notify): the
+	// waiter counts itself in before it looks at the state word, the waker
+	// changes the word before it looks at the count, so one of them sees
+	// the other (both are sequentially consistent atomics).
+	waiting atomic.Int32
 
 	// spare keeps up to two waiter structs (without their channels) whose
 	// wait is over, so that a contended primitive allocates only a channel
@@ -116,29 +164,35 @@ type waitQueue struct {
 	spare [2]atomic.Pointer[waiter]
 }
 
-// newWaiter returns a waiter, off any list, with a new ready channel. The
-// channel is made here, by the goroutine that will wait on it: this is the
-// one allocation of a park. Call it before taking mu.
-func (q *waitQueue) newWaiter() *waiter {
-	w := q.spareWaiter()
+// newWaiter returns a waiter, off any list, with a new ready channel, for a
+// call whose ctx is ctx. The channel is made here, by the goroutine that
+// will wait on it: this is the one allocation of a park. Call it before
+// taking mu.
+func (q *waitQueue) newWaiter(ctx context.Context) *waiter {
+	w := q.spareWaiter(ctx)
 	w.ready = make(chan struct{})
 	return w
 }
 
-// spareWaiter returns a waiter without a channel, off any list: a spare, or a
-// new one. newWaiter adds the channel; a primitive that parks a waiter some
-// other way (Notify's sync.Cond) takes it from here.
-func (q *waitQueue) spareWaiter() *waiter {
+// spareWaiter returns a waiter without a channel, off any list, for a call
+// whose ctx is ctx: a spare, or a new one. newWaiter adds the channel; a
+// waiter that spins before it parks (sem.spin) adds it later.
+func (q *waitQueue) spareWaiter(ctx context.Context) *waiter {
+	var w *waiter
 	for i := range q.spare {
 		if q.spare[i].Load() != nil {
-			if w := q.spare[i].Swap(nil); w != nil {
-				w.status = wokeGranted
-				w.taken.Store(false)
-				return w
+			if w = q.spare[i].Swap(nil); w != nil {
+				break
 			}
 		}
 	}
-	return new(waiter)
+	if w == nil {
+		w = new(waiter)
+	}
+	w.status = wokeGranted
+	w.taken.Store(false)
+	w.done = ctx.Done()
+	return w
 }
 
 // putWaiter keeps w for reuse if a slot is free. w must be off the list and
@@ -147,7 +201,7 @@ func (q *waitQueue) spareWaiter() *waiter {
 // Its channel is dropped: a channel made in one synctest bubble must not be
 // waited on by the next user, who may be in another.
 func (q *waitQueue) putWaiter(w *waiter) {
-	w.ready, w.next, w.prev = nil, nil, nil
+	w.ready, w.next, w.prev, w.done, w.owner = nil, nil, nil, nil, nil
 	for i := range q.spare {
 		if q.spare[i].CompareAndSwap(nil, w) {
 			return
@@ -168,6 +222,7 @@ func (q *waitQueue) pushBack(w *waiter) {
 		q.tail.next = w
 	}
 	q.tail = w
+	q.waiting.Add(1)
 }
 
 // remove unlinks w from the list in O(1) and clears its links, so that the
@@ -185,6 +240,7 @@ func (q *waitQueue) remove(w *waiter) {
 	}
 	w.prev, w.next = nil, nil
 	w.queued = false
+	q.waiting.Add(-1)
 }
 
 // popFront removes and returns the oldest waiter, or nil. mu must be held.
@@ -205,36 +261,82 @@ func (q *waitQueue) popBack() *waiter {
 	return w
 }
 
-// takeAll empties the list and returns its waiters, oldest first, chained
-// through next as a wake list. mu must be held.
-func (q *waitQueue) takeAll() *waiter {
-	first := q.head
-	for w := first; w != nil; w = w.next {
-		w.queued = false
-		w.prev = nil
+// A wakeList collects, under mu, the waiters that a critical section took off
+// the list, and wakes them after mu is unlocked. Its zero value is empty.
+//
+// A waiter is woken in the way it waits: a parked one by closing its ready
+// channel (after unlocking); a token waiter (an armed Ready) by a token sent
+// at once, under mu, so that no token of an earlier arming can arrive after
+// its receiver re-armed (readiness.arm drains under mu); a spinning waiter,
+// which has no channel yet, by its taken flag.
+type wakeList struct{ head, tail *waiter }
+
+// add takes w, already off the list with its status set, for a wake-up. mu
+// must be held.
+func (l *wakeList) add(w *waiter) {
+	switch {
+	case w.token:
+		select {
+		case w.ready <- struct{}{}:
+		default: // a token is there already
+		}
+	case w.ready == nil:
+		w.taken.Store(true) // a spinning waiter: it sees the flag
+	default:
+		w.next = nil
+		if l.tail == nil {
+			l.head = w
+		} else {
+			l.tail.next = w
+		}
+		l.tail = w
 	}
-	q.head, q.tail = nil, nil
-	return first
 }
 
-// wake wakes w, which its waker has taken off the list under mu. It runs
-// after mu is unlocked.
-func wake(w *waiter) { close(w.ready) }
-
-// wakeAll wakes every waiter chained on a wake list, without mu. next is read
-// before the close, after which the waiter's goroutine may run and reuse it.
-func wakeAll(w *waiter) {
-	for w != nil {
+// wake wakes every waiter of the list, without mu. next is read before the
+// close, after which the waiter's goroutine may run and reuse it.
+func (l *wakeList) wake() {
+	for w := l.head; w != nil; {
 		next := w.next
 		close(w.ready)
 		w = next
 	}
 }
 
+// takeAll takes every waiter off the list, with status, for a wake-up. mu
+// must be held.
+func (q *waitQueue) takeAll(l *wakeList, status uint8) {
+	for w := q.popFront(); w != nil; w = q.popFront() {
+		w.status = status
+		l.add(w)
+	}
+}
+
+// wakeAll takes every waiter off q and wakes it with status wokeGranted:
+// what the goroutine that made a waitFor condition true calls next.
+func (q *waitQueue) wakeAll() {
+	var l wakeList
+	q.mu.Lock()
+	q.takeAll(&l, wokeGranted)
+	q.mu.Unlock()
+	l.wake()
+}
+
+// notify is wakeAll for a waker on a fast path: it takes mu only if anyone
+// waits, which costs one load when nobody does. The caller has published
+// its change of state (with an atomic write) before it calls notify; see
+// waitQueue.waiting for why no wake-up is lost.
+func (q *waitQueue) notify() {
+	if q.waiting.Load() != 0 {
+		q.wakeAll()
+	}
+}
+
 // park blocks until w is woken (nil) or ctx is done (ctx.Err()). After an
 // error the caller decides under mu whether w is still queued (withdraw it)
 // or was woken at the same time (then its ready channel is or will shortly be
-// closed; see settle).
+// closed, and w.status says whether the grant or the cancellation came
+// first).
 func park(ctx context.Context, w *waiter) error {
 	done := ctx.Done()
 	if done == nil {
@@ -256,8 +358,7 @@ func park(ctx context.Context, w *waiter) error {
 // still held so that the owner can pass on what w held; the caller unlocks.
 // If w was already taken off the list by a waker, it unlocks mu, waits for the
 // wake-up that is on its way (its waker is running, between its unlock and
-// its close) and returns false: the wake-up came first and w.status says what
-// it brought.
+// its close) and returns false: w.status says what came first.
 func (q *waitQueue) withdraw(w *waiter) bool {
 	q.mu.Lock()
 	if w.queued {
@@ -269,43 +370,177 @@ func (q *waitQueue) withdraw(w *waiter) bool {
 	return false
 }
 
-// waitUntil parks on q until done reports true, or ctx ends (ctx.Err(),
-// having left q). done is checked under q.mu before the waiter queues, so the
-// goroutine that makes it true and then calls q.wakeAll (which takes q.mu)
-// either is seen by the check or finds the waiter queued: no wake-up is lost.
-// A waiter woken as its ctx ended returns nil: the wake-up came first. It is
-// the wait of every WaitClosed and of the cells' Wait, which wait for a state
-// that, once reached, stays. A done ctx fails it first, even if done reports
-// true.
-func (q *waitQueue) waitUntil(ctx context.Context, done func() bool) error {
+// waitFor parks on q until ready reports true (nil), owner is closed
+// (ErrClosed) or ctx ends (ctx.Err(), having left q). A done ctx fails it
+// first, then a closed owner; ready is then checked once without the lock,
+// so a call that need not wait allocates nothing.
+//
+// ready is checked again under q.mu after the waiter has counted itself in
+// (waitQueue.waiting), so the goroutine that makes it true and then calls
+// q.notify or q.wakeAll either is seen by the check or finds the waiter
+// queued: no wake-up is lost. A waiter woken as its ctx ended returns nil:
+// the wake-up came first. It is the wait of every call that waits for a
+// change of its primitive's state word: a receive (the caller loops: take
+// the value, or waitFor again), WaitClosed, the cells' Wait. owner may be nil.
+func (q *waitQueue) waitFor(ctx context.Context, owner *handle, ready func() bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := q.newWaiter()
-	q.mu.Lock()
-	if done() {
-		q.mu.Unlock()
-		q.putWaiter(w)
+	if owner != nil && owner.closed.Load() {
+		return ErrClosed
+	}
+	if ready() {
 		return nil
 	}
+	w := q.newWaiter(ctx)
+	w.owner = owner
+	q.mu.Lock()
 	q.pushBack(w)
+	if ready() || (owner != nil && owner.closed.Load()) {
+		q.remove(w)
+		q.mu.Unlock()
+		q.putWaiter(w)
+		if ready() {
+			return nil
+		}
+		return ErrClosed
+	}
 	q.mu.Unlock()
-	if err := park(ctx, w); err != nil && q.withdraw(w) {
+	err := park(ctx, w)
+	if err != nil && q.withdraw(w) {
 		q.mu.Unlock()
 		q.putWaiter(w)
 		return err
 	}
+	if w.status == wokeClosed {
+		err = ErrClosed
+	} else {
+		err = nil
+	}
 	q.putWaiter(w)
-	return nil
+	return err
 }
 
-// wakeAll takes every waiter off q and wakes them: what the goroutine that
-// made a waitUntil condition true calls next.
-func (q *waitQueue) wakeAll() {
+// waitUntil is waitFor with no owner: a wait that no handle's Close ends.
+func (q *waitQueue) waitUntil(ctx context.Context, ready func() bool) error {
+	return q.waitFor(ctx, nil, ready)
+}
+
+// A readiness is what a receiver's Ready returns: a channel of capacity one,
+// made by the first Ready call and kept, and the token waiter that puts it on
+// its primitive's wait queue while armed. A wake-up of the queue sends a
+// token on the channel (wakeList.add), so the receiver's select proceeds;
+// the queue's wakers need not know that it is a Ready and not a parked Recv.
+// The zero value is unarmed. It is owned by one receiver and armed by one
+// goroutine at a time (the receiver's user), and woken by any.
+type readiness struct{ w waiter }
+
+// arm returns a channel that is receivable once has reports true, and at
+// once (closedChan) if it already does. has is the receiver's TryRecv
+// condition ("something other than nothing yet"); the wakers of q call
+// q.notify, or take the waiters some other way, after each change that can
+// make it true. Arming again drops a token of an earlier arming that was not
+// received, so a receive from the channel is never stale: has was true after
+// the token was sent. It allocates only the first time.
+func (rd *readiness) arm(q *waitQueue, has func() bool) <-chan struct{} {
+	if has() {
+		return closedChan
+	}
+	w := &rd.w
+	if w.ready == nil {
+		w.ready, w.token = make(chan struct{}, 1), true
+	}
 	q.mu.Lock()
-	w := q.takeAll()
+	select {
+	case <-w.ready: // a token nobody received: drop it (tokens are sent under mu)
+	default:
+	}
+	if !w.queued {
+		q.pushBack(w)
+	}
+	if has() {
+		// It came meanwhile: no token needed, leave the list.
+		q.remove(w)
+		q.mu.Unlock()
+		return closedChan
+	}
 	q.mu.Unlock()
-	wakeAll(w)
+	return w.ready
+}
+
+// A handle is what every channel handle has of its own: the flag its Close
+// sets. The calls that wait on behalf of a handle carry it as their waiter's
+// owner, so that its Close ends them (closeWaiters). The zero value is open.
+type handle struct{ closed atomic.Bool }
+
+// close sets h's flag and reports whether this call set it (Close is
+// idempotent: only the first call does the rest of the closing).
+func (h *handle) close() bool { return h.closed.CompareAndSwap(false, true) }
+
+// closeWaiters ends, with ErrClosed, every call waiting on q for h. A
+// handle's Close calls it for each queue its calls may wait on, after
+// h.close: a call that queues later sees the flag under mu (waitFor,
+// sem.enqueueLocked) and does not wait.
+func (q *waitQueue) closeWaiters(h *handle) {
+	if q.waiting.Load() == 0 {
+		return
+	}
+	var l wakeList
+	q.mu.Lock()
+	for w := q.head; w != nil; {
+		next := w.next
+		if w.owner == h {
+			q.remove(w)
+			w.status = wokeClosed
+			l.add(w)
+		}
+		w = next
+	}
+	q.mu.Unlock()
+	l.wake()
+}
+
+// Sides of a channel, indexes of handles.open.
+const (
+	senders   = 0
+	receivers = 1
+)
+
+// handles counts the open handles of each side of a channel and parks the
+// WaitClosed callers, which wait for a side to have none left. The
+// channel's constructor counts its first handles in with open.
+type handles struct {
+	open [2]atomic.Int64 // open handles of senders and of receivers
+	q    waitQueue       // WaitClosed callers
+}
+
+// add counts a new open handle of side in (Clone, Subscribe).
+func (hs *handles) add(side int) { hs.open[side].Add(1) }
+
+// done counts a closed handle of side out and reports whether it was the
+// last one of its side; then it wakes the WaitClosed callers.
+func (hs *handles) done(side int) (last bool) {
+	if hs.open[side].Add(-1) != 0 {
+		return false
+	}
+	hs.q.notify()
+	return true
+}
+
+// gone reports whether side has no open handle.
+func (hs *handles) gone(side int) bool { return hs.open[side].Load() == 0 }
+
+// isClosed is the IsClosed of every handle: h itself is closed, or every
+// handle of the other side is.
+func (hs *handles) isClosed(h *handle, other int) bool {
+	return h.closed.Load() || hs.gone(other)
+}
+
+// waitClosed is the WaitClosed of every handle h: it waits until every handle
+// of side other is closed (nil), h is closed (ErrClosed: before or during
+// the wait) or ctx ends.
+func (hs *handles) waitClosed(ctx context.Context, h *handle, other int) error {
+	return hs.q.waitFor(ctx, h, func() bool { return hs.gone(other) })
 }
 
 // State word of a sem.
@@ -423,24 +658,25 @@ func (s *sem) tryAcquire(n, bias int64) error {
 // the call before anything else. It is the slow path behind acquireFast,
 // outlined so that acquireFast can be inlined into the exported methods.
 func (s *sem) acquireSlow(ctx context.Context, n, bias int64) error {
-	return s.acquireSlowSpin(ctx, n, bias, 0)
+	return s.acquireSlowSpin(ctx, nil, n, bias, 0)
 }
 
-// acquireSlowSpin is acquireSlow for a caller whose permits usually come
-// back within a few scheduling rounds (a bounded mpsc sender waiting for the
-// receiver to free a slot): once queued, and so keeping its place in line,
-// it yields the processor up to spins times, looking for its grant, before
-// it parks. Yielding before queueing instead would let a later caller take
-// the permits first. A waiter that spins queues without a channel and makes
-// one only if it still has to park, so a grant that comes while it spins
-// costs no allocation.
-func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) error {
+// acquireSlowSpin is acquireSlow for a caller on behalf of a handle (owner,
+// or nil), whose Close ends the wait with ErrClosed, and whose permits
+// usually come back within a few scheduling rounds (a bounded mpsc sender
+// waiting for the receiver to free a slot): once queued, and so keeping its
+// place in line, it yields the processor up to spins times, looking for its
+// grant, before it parks. Yielding before queueing instead would let a later
+// caller take the permits first. A waiter that spins queues without a
+// channel and makes one only if it still has to park, so a grant that comes
+// while it spins costs no allocation.
+func (s *sem) acquireSlowSpin(ctx context.Context, owner *handle, n, bias int64, spins int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if n == 0 {
 		// Nothing to wait for, even behind a queue.
-		if s.closed() {
+		if s.closed() || (owner != nil && owner.closed.Load()) {
 			return ErrClosed
 		}
 		return nil
@@ -449,10 +685,11 @@ func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) err
 	// parks at once) before the lock, to keep the critical section short.
 	var w *waiter
 	if spins > 0 {
-		w = s.q.spareWaiter()
+		w = s.q.spareWaiter(ctx)
 	} else {
-		w = s.q.newWaiter()
+		w = s.q.newWaiter(ctx)
 	}
+	w.owner = owner
 	s.q.mu.Lock()
 	queued, err := s.enqueueLocked(w, n, bias)
 	s.q.mu.Unlock()
@@ -465,10 +702,15 @@ func (s *sem) acquireSlowSpin(ctx context.Context, n, bias int64, spins int) err
 
 // enqueueLocked is the first half of a slow acquire, under mu: it takes the n
 // permits at once if they came back meanwhile (queued false, err nil), fails
-// on a closed semaphore (queued false, ErrClosed), or takes every available
-// permit as w's partial grant, marks the queue non-empty in the same CAS and
-// appends w (queued true).
+// on a closed semaphore or a closed owner handle (queued false, ErrClosed),
+// or takes every available permit as w's partial grant, marks the queue
+// non-empty in the same CAS and appends w (queued true). The owner's flag is
+// read under mu, so a Close that sets it and then sweeps the queue
+// (closeWaiters) either finds w queued or is seen here.
 func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
+	if w.owner != nil && w.owner.closed.Load() {
+		return false, ErrClosed
+	}
 	for {
 		old := s.state.Load()
 		if old&semClosed != 0 {
@@ -501,37 +743,36 @@ func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
 }
 
 // parkAndSettle is the second half of a slow acquire: it parks w until its
-// request is met (nil), the semaphore closes (ErrClosed) or ctx ends. A
-// waiter whose ctx ends while it is still queued leaves the queue and passes
-// its partial grant on, returning ctx.Err(). One whose grant or close came
-// first returns what that brought, except that a done ctx is reported before
-// ErrClosed. With spins > 0 it first yields up to spins times, still queued,
+// request is met (nil), the semaphore or w's owner closes (ErrClosed) or ctx
+// ends. A waiter whose ctx ends while it is still queued leaves the queue
+// and passes its partial grant on, returning ctx.Err(); so does one that a
+// granter found cancelled (wokeCancelled: its ctx ended before the grant,
+// which went on). One whose grant or close came first returns what that
+// brought. With spins > 0 it first yields up to spins times, still queued,
 // and settles at once if its wake-up came meanwhile.
 func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins int) error {
 	var err error
 	if w.ready != nil || !s.spin(w, spins) {
 		err = park(ctx, w)
 	}
-	if err != nil {
-		if s.q.withdraw(w) {
-			// Still queued: gone now. Its partial grant goes to the next
-			// waiters; grantLocked also clears the queued bit if we were the
-			// last.
-			wake := s.grantLocked(w.n-w.needed, bias)
-			s.q.mu.Unlock()
-			wakeAll(wake)
-			s.q.putWaiter(w)
-			return err
-		}
-		// Woken as our ctx ended: the wake-up came first.
+	if err != nil && s.q.withdraw(w) {
+		// Still queued: gone now. Its partial grant goes to the next
+		// waiters; grantLocked also clears the queued bit if we were the
+		// last.
+		var l wakeList
+		s.grantLocked(&l, w.n-w.needed, bias)
+		s.q.mu.Unlock()
+		l.wake()
+		s.q.putWaiter(w)
+		return err
 	}
-	closed := w.status == wokeClosed
+	status := w.status
 	s.q.putWaiter(w)
-	if closed {
-		if err != nil {
-			return err // close returned our partial grant
-		}
+	switch status {
+	case wokeClosed:
 		return ErrClosed
+	case wokeCancelled:
+		return ctx.Err()
 	}
 	return nil
 }
@@ -566,7 +807,7 @@ func (s *sem) spin(w *waiter, spins int) (taken bool) {
 // an Unlock of an unlocked Mutex, a released copy of a Permit, an AddPermits
 // past MaxPermits. The check comes before the permits are published, so no
 // goroutine ever sees a count out of range. When nobody is queued it is one
-// load and one CAS (releaseFast), inlined into the callers.
+// load and one CAS (releaseFast).
 func (s *sem) release(n, bias, max int64, msg string) {
 	if !s.releaseFast(n, bias, max) {
 		s.releaseSlow(n, bias, max, msg)
@@ -612,40 +853,41 @@ func (s *sem) releaseSlow(n, bias, max int64, msg string) {
 		s.q.mu.Unlock()
 		panic(msg)
 	}
-	wake := s.grantLocked(n, bias)
+	var l wakeList
+	s.grantLocked(&l, n, bias)
 	s.q.mu.Unlock()
-	wakeAll(wake)
+	l.wake()
 }
 
-// grantLocked gives n permits to the waiters, oldest first, and the rest to the
-// word. A waiter whose request is met leaves the queue and is chained on the
-// returned wake list; the first one whose request is not met keeps what it got
-// as a partial grant and stops the hand-out (no skipping ahead: strict FIFO).
-// If the queue ends up empty, the rest goes into the word in the CAS that
-// clears the queued bit (n may be 0 then: a cancel that emptied the queue).
-// The caller wakes the list after unlocking mu. mu must be held.
-func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
-	var last *waiter
+// grantLocked gives n permits to the waiters, oldest first, and the rest to
+// the word. A waiter whose request is met leaves the queue and is added to
+// l; the first one whose request is not met keeps what it got as a partial
+// grant and stops the hand-out (no skipping ahead: strict FIFO). A waiter
+// whose ctx has ended (waiter.cancelled) gets nothing: it leaves the queue
+// with wokeCancelled, and its partial grant joins what is handed out, so a
+// grant never goes to a waiter that was cancelled before it. If the queue
+// ends up empty, the rest goes into the word in the CAS that clears the
+// queued bit (n may be 0 then: a cancel that emptied the queue). The caller
+// wakes l after unlocking mu. mu must be held.
+func (s *sem) grantLocked(l *wakeList, n, bias int64) {
 	for n > 0 && !s.q.empty() {
 		w := s.q.head
+		if w.cancelled() {
+			s.q.remove(w)
+			n += w.n - w.needed
+			w.status = wokeCancelled
+			l.add(w)
+			continue
+		}
 		if n < w.needed {
 			w.needed -= n
-			return wake // everything went into the head's partial grant
+			return // everything went into the head's partial grant
 		}
 		n -= w.needed
 		w.needed = 0
 		w.status = wokeGranted
 		s.q.remove(w)
-		if w.ready == nil {
-			w.taken.Store(true) // a spinning waiter: it sees the flag
-			continue
-		}
-		if last == nil {
-			wake = w
-		} else {
-			last.next = w
-		}
-		last = w
+		l.add(w)
 	}
 	if s.q.empty() {
 		// Lock-free releases may race with this CAS until the bit is clear
@@ -657,44 +899,66 @@ func (s *sem) grantLocked(n, bias int64) (wake *waiter) {
 			}
 		}
 	}
-	return wake
 }
 
 // close marks the semaphore closed and fails every queued waiter with
 // ErrClosed; their partial grants go back to the word, which keeps its count.
 func (s *sem) close() {
+	var l wakeList
 	s.q.mu.Lock()
-	wake := s.closeLocked()
+	s.closeLocked(&l)
 	s.q.mu.Unlock()
-	wakeAll(wake)
+	l.wake()
 }
 
 // closeLocked is close under mu, for a user that changes its own state in
-// the same critical section (OnceCell stores its value). It returns the
-// waiters to wake after unlocking.
-func (s *sem) closeLocked() (wake *waiter) {
+// the same critical section (OnceCell stores its value). The waiters to wake
+// after unlocking are added to l. A waiter whose ctx had ended is woken with
+// wokeCancelled: a done ctx is reported before ErrClosed.
+func (s *sem) closeLocked(l *wakeList) {
 	var back int64
-	var last *waiter
 	for w := s.q.popFront(); w != nil; w = s.q.popFront() {
 		back += w.n - w.needed
 		w.status = wokeClosed
-		if w.ready == nil {
-			w.taken.Store(true) // a spinning waiter: it sees the flag
-			continue
+		if w.cancelled() {
+			w.status = wokeCancelled
 		}
-		if last == nil {
-			wake = w
-		} else {
-			last.next = w
-		}
-		last = w
+		l.add(w)
 	}
 	for {
 		old := s.state.Load()
 		if s.state.CompareAndSwap(old, (old+permits(back))&^semQueued|semClosed) {
-			return wake
+			return
 		}
 	}
+}
+
+// closeWaiters ends, with ErrClosed, every acquire waiting on behalf of
+// handle h (a Close of a bounded mpsc sender ends its Send and Reserve), and
+// passes their partial grants on to the waiters behind them. h's flag must
+// be set first (handle.close): an acquire that queues later sees it.
+func (s *sem) closeWaiters(h *handle, bias int64) {
+	if s.q.waiting.Load() == 0 {
+		return
+	}
+	var l wakeList
+	var back int64
+	s.q.mu.Lock()
+	for w := s.q.head; w != nil; {
+		next := w.next
+		if w.owner == h {
+			s.q.remove(w)
+			back += w.n - w.needed
+			w.status = wokeClosed
+			l.add(w)
+		}
+		w = next
+	}
+	if s.state.Load()&semQueued != 0 {
+		s.grantLocked(&l, back, bias)
+	}
+	s.q.mu.Unlock()
+	l.wake()
 }
 
 // reopenLocked turns a closed semaphore that nobody holds permits of back
