@@ -9,4 +9,9 @@
 //
 //	go test -bench . -benchmem -count 10 | tee new.txt
 //	benchstat -col /impl new.txt
+//
+// run-channels.sh runs the channel, Notify and Barrier rows in interleaved
+// rounds of one test binary and prints the per-round ratios of ./ratios:
+//
+//	ROUNDS=8 CPUS=1,4,16 ./run-channels.sh results/channels.txt
 package bench

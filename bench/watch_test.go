@@ -97,21 +97,32 @@ func watchReaderImpls() []readerImpl {
 	}
 }
 
-// readersWhileWriting runs b.N reads in total, split across g goroutines
-// with a reader each, while one more goroutine writes in a loop, yielding
-// the processor after every write. ns/op is the time per read.
-func readersWhileWriting(b *testing.B, g int, im readerImpl) {
-	b.ReportAllocs()
-	write, newReader := im.setup()
-	var stop atomic.Bool
+// startWriter starts the one writer goroutine: it writes in a loop,
+// yielding the processor after every write, until stop is called; stop
+// returns once the writer has.
+func startWriter(write func(i int)) (stop func()) {
+	var done atomic.Bool
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		for i := 0; !stop.Load(); i++ {
+		for i := 0; !done.Load(); i++ {
 			write(i)
 			runtime.Gosched()
 		}
 	}()
+	return func() {
+		done.Store(true)
+		<-writerDone
+	}
+}
+
+// readersWhileWriting runs b.N reads in total, split across g goroutines
+// with a reader each, while the writer goroutine writes. ns/op is the time
+// per read.
+func readersWhileWriting(b *testing.B, g int, im readerImpl) {
+	b.ReportAllocs()
+	write, newReader := im.setup()
+	stop := startWriter(write)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for k := range g {
@@ -131,8 +142,32 @@ func readersWhileWriting(b *testing.B, g int, im readerImpl) {
 	close(start)
 	wg.Wait()
 	b.StopTimer()
-	stop.Store(true)
-	<-writerDone
+	stop()
+}
+
+// parallelReadersWhileWriting reads under b.RunParallel (GOMAXPROCS
+// goroutines, so it grows with -cpu), each goroutine with its own reader
+// made before the timer starts, while the writer goroutine writes. ns/op is
+// the time per read.
+func parallelReadersWhileWriting(b *testing.B, im readerImpl) {
+	b.ReportAllocs()
+	write, newReader := im.setup()
+	// RunParallel starts GOMAXPROCS goroutines (no SetParallelism here):
+	// one reader each.
+	readers := make(chan func(), runtime.GOMAXPROCS(0))
+	for range cap(readers) {
+		readers <- newReader()
+	}
+	stop := startWriter(write)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		read := <-readers
+		for pb.Next() {
+			read()
+		}
+	})
+	b.StopTimer()
+	stop()
 }
 
 func BenchmarkWatch(b *testing.B) {
@@ -140,6 +175,11 @@ func BenchmarkWatch(b *testing.B) {
 	b.Run("Borrow/readers=8", func(b *testing.B) {
 		for _, im := range watchReaderImpls() {
 			b.Run("impl="+im.name, func(b *testing.B) { readersWhileWriting(b, 8, im) })
+		}
+	})
+	b.Run("Borrow/parallel", func(b *testing.B) {
+		for _, im := range watchReaderImpls() {
+			b.Run("impl="+im.name, func(b *testing.B) { parallelReadersWhileWriting(b, im) })
 		}
 	})
 }
