@@ -1,6 +1,9 @@
 package gate
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // A Mutex is a fair mutual-exclusion lock that owns a value of type T.
 //
@@ -35,7 +38,8 @@ func NewMutex[T any](v T) *Mutex[T] {
 // if m is free. If m is unlocked and nobody waits, Lock takes it at once.
 // Otherwise it waits in FIFO order. If ctx is done before the lock is handed
 // to it, Lock returns (nil, ctx.Err()), does not hold the lock and leaves the
-// queue; a waiter to which the lock was handed before it could leave returns
+// queue (an Unlock after its ctx ended hands the lock to the next waiter); a
+// waiter to which the lock was handed before its ctx ended returns
 // successfully, holding the lock.
 func (m *Mutex[T]) Lock(ctx context.Context) (*T, error) {
 	// Fast path: a live ctx and an unlocked mutex nobody waits for.
@@ -217,3 +221,33 @@ func (rw *RWMutex[T]) Downgrade() {
 	// Keep one permit, release the rest; nothing else may be free.
 	rw.s.release(mr-1, mr, mr-1, "gate: Downgrade of RWMutex not write-locked")
 }
+
+// Locker returns a [sync.Locker] for m, for [sync.Cond] and the APIs that take
+// one: its Lock locks m with no ctx, waiting as long as it takes (FIFO, like
+// every Lock of m; inside a synctest bubble the wait is a durable block), and
+// its Unlock unlocks m, panicking if m is not locked. The value is reached
+// through the pointer of a Lock of m, not through the Locker.
+func (m *Mutex[T]) Locker() sync.Locker { return (*mutexLocker[T])(m) }
+
+// Locker returns a [sync.Locker] whose Lock write-locks rw with no ctx and
+// whose Unlock write-unlocks it, as [Mutex.Locker] does for a Mutex.
+func (rw *RWMutex[T]) Locker() sync.Locker { return (*rwLocker[T])(rw) }
+
+// RLocker returns a [sync.Locker] whose Lock read-locks rw with no ctx and
+// whose Unlock read-unlocks it, like [sync.RWMutex.RLocker].
+func (rw *RWMutex[T]) RLocker() sync.Locker { return (*rLocker[T])(rw) }
+
+// The Locker adapters are the locks themselves under another method set, so
+// that handing one out allocates nothing.
+type (
+	mutexLocker[T any] Mutex[T]
+	rwLocker[T any]    RWMutex[T]
+	rLocker[T any]     RWMutex[T]
+)
+
+func (l *mutexLocker[T]) Lock()   { (*Mutex[T])(l).Lock(context.Background()) }
+func (l *mutexLocker[T]) Unlock() { (*Mutex[T])(l).Unlock() }
+func (l *rwLocker[T]) Lock()      { (*RWMutex[T])(l).Lock(context.Background()) }
+func (l *rwLocker[T]) Unlock()    { (*RWMutex[T])(l).Unlock() }
+func (l *rLocker[T]) Lock()       { (*RWMutex[T])(l).RLock(context.Background()) }
+func (l *rLocker[T]) Unlock()     { (*RWMutex[T])(l).RUnlock() }

@@ -61,12 +61,14 @@ func (s *Semaphore) Acquire(ctx context.Context) (Permit, error) {
 // and nobody is queued, or joins the FIFO queue and waits until its turn has
 // come and n permits were handed to it. If ctx is done first it returns
 // ctx.Err() and holds nothing: the permits it had collected go to the next
-// waiters and it leaves the queue. If the semaphore is closed before the
-// request is met it returns [ErrClosed].
+// waiters and it leaves the queue; permits that come back after its ctx
+// ended go to the next waiter too, never to it. If the semaphore is closed
+// before the request is met it returns [ErrClosed].
 //
-// The errors come in this order: a done ctx, then ErrClosed, then
-// [ErrTooMany] for a request above MaxPermits. AcquireN(ctx, 0) returns an
-// empty Permit at once unless one of the first two applies. AcquireN panics if
+// The errors come in this order: a done ctx, then [ErrTooMany] for a request
+// above MaxPermits (it could never succeed), then ErrClosed. AcquireN(ctx, 0)
+// returns an empty Permit at once unless the ctx is done or the semaphore is
+// closed. AcquireN panics if
 // n is negative.
 func (s *Semaphore) AcquireN(ctx context.Context, n int) (Permit, error) {
 	// Fast path (n > 0 and available, so n <= MaxPermits).
@@ -87,10 +89,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context, n int) (Permit, error) {
 		return Permit{}, err
 	}
 	if n > MaxPermits {
-		if s.s.closed() {
-			return Permit{}, ErrClosed
-		}
-		return Permit{}, ErrTooMany
+		return Permit{}, ErrTooMany // could never succeed: before ErrClosed
 	}
 	if err := s.s.acquireSlow(ctx, int64(n), 0); err != nil {
 		return Permit{}, err
@@ -105,8 +104,8 @@ func (s *Semaphore) TryAcquire() (Permit, error) {
 	return s.TryAcquireN(1)
 }
 
-// TryAcquireN acquires n permits without waiting. It returns [ErrClosed] if the
-// semaphore is closed, then [ErrTooMany] if n is above MaxPermits, then
+// TryAcquireN acquires n permits without waiting. It returns [ErrTooMany] if n
+// is above MaxPermits, then [ErrClosed] if the semaphore is closed, then
 // [ErrNoPermits] if fewer than n are available or another goroutine is queued;
 // on error it holds nothing. TryAcquireN(0) succeeds unless the semaphore is
 // closed. It panics if n is negative.
@@ -115,10 +114,7 @@ func (s *Semaphore) TryAcquireN(n int) (Permit, error) {
 		panic("gate: Semaphore.TryAcquireN: negative count")
 	}
 	if n > MaxPermits {
-		if s.s.closed() {
-			return Permit{}, ErrClosed
-		}
-		return Permit{}, ErrTooMany
+		return Permit{}, ErrTooMany // could never succeed: before ErrClosed
 	}
 	if err := s.s.tryAcquire(int64(n), 0); err != nil {
 		return Permit{}, err

@@ -1119,8 +1119,9 @@ func TestSemaphoreAcquireZero(t *testing.T) {
 	})
 }
 
-// TryAcquireN reports ErrClosed first, then ErrTooMany, then ErrNoPermits, and
-// takes nothing on error.
+// TryAcquireN reports ErrTooMany first, then ErrClosed, then ErrNoPermits
+// (API.md, Error order), and takes nothing on error; AcquireN the same after
+// a done ctx.
 func TestSemaphoreTryAcquireNErrorOrder(t *testing.T) {
 	s := gate.NewSemaphore(1)
 	wantTryErr(t, s, gate.MaxPermits+1, gate.ErrTooMany)
@@ -1130,8 +1131,11 @@ func TestSemaphoreTryAcquireNErrorOrder(t *testing.T) {
 	wantAvailable(t, s, 1)
 
 	s.Close()
-	wantTryErr(t, s, gate.MaxPermits+1, gate.ErrClosed)
-	wantTryErr(t, s, math.MaxInt, gate.ErrClosed)
+	wantTryErr(t, s, gate.MaxPermits+1, gate.ErrTooMany)
+	wantTryErr(t, s, math.MaxInt, gate.ErrTooMany)
+	if _, err := s.AcquireN(context.Background(), gate.MaxPermits+1); err != gate.ErrTooMany {
+		t.Fatalf("AcquireN(MaxPermits+1) on closed: %v, want ErrTooMany", err)
+	}
 	wantTryErr(t, s, 2, gate.ErrClosed)
 	wantTryErr(t, s, 1, gate.ErrClosed) // even with the permit available
 	wantTryErr(t, s, 0, gate.ErrClosed)
