@@ -1,15 +1,128 @@
 package gate_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gophergate/gate"
 )
 
 // The tests of API.md's "Beyond tokio" additions that live on the existing
-// primitives: the Locker adapters.
+// primitives: Stats and the Locker adapters.
+
+// A statsCase is one primitive seen through Stats: wait starts a call that
+// parks (its fast path refused), grant lets one parked call through, fast
+// makes a call that does not park, stats reads the snapshot.
+type statsCase struct {
+	name  string
+	setup func() (wait func(ctx context.Context) error, grant, fast func(), stats func() gate.Stats)
+}
+
+func statsCases() []statsCase {
+	return []statsCase{
+		{"Semaphore", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			s := gate.NewSemaphore(0)
+			return func(ctx context.Context) error { _, err := s.Acquire(ctx); return err },
+				func() { s.AddPermits(1) },
+				func() { s.AddPermits(1); p, _ := s.Acquire(context.Background()); p.Forget() },
+				s.Stats
+		}},
+		{"Mutex", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			m := gate.NewMutex(0)
+			m.TryLock()
+			return func(ctx context.Context) error { _, err := m.Lock(ctx); return err },
+				m.Unlock, // hands m to the waiter, which keeps it: the next wait parks too
+				func() { _, _ = m.TryLock() },
+				m.Stats
+		}},
+		{"RWMutex", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			rw := gate.NewRWMutex(0)
+			rw.TryLock()
+			return func(ctx context.Context) error { _, err := rw.Lock(ctx); return err },
+				rw.Unlock,
+				func() { _, _ = rw.TryRLock() },
+				rw.Stats
+		}},
+		{"OnceCell", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			var c gate.OnceCell[int]
+			return func(ctx context.Context) error { _, err := c.Wait(ctx); c.Take(); return err },
+				func() { _ = c.Set(1) },
+				func() { _, _ = c.Get() },
+				c.Stats
+		}},
+		{"SetOnce", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			var c *gate.SetOnce[int]
+			reset := func() { c = new(gate.SetOnce[int]) }
+			reset()
+			var stats gate.Stats // summed over the SetOnces, which are used up by one Set each
+			return func(ctx context.Context) error {
+					_, err := c.Wait(ctx)
+					return err
+				},
+				func() { _ = c.Set(1); synctest.Wait(); stats = add(stats, c.Stats()); reset() },
+				func() { _, _ = c.Get() },
+				func() gate.Stats { return add(stats, c.Stats()) }
+		}},
+	}
+}
+
+// add returns the sum of two snapshots, as SetOnce's case needs.
+func add(a, b gate.Stats) gate.Stats {
+	return gate.Stats{Waiting: a.Waiting + b.Waiting, Waits: a.Waits + b.Waits, Cancelled: a.Cancelled + b.Cancelled,
+		WaitTime: a.WaitTime + b.WaitTime, MaxWait: max(a.MaxWait, b.MaxWait)}
+}
+
+// Stats counts the calls that parked, the ones that gave up, and how long
+// they waited on the bubble's clock, exactly; a call that does not park
+// leaves it as it was.
+func TestStats(t *testing.T) {
+	for _, c := range statsCases() {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				wait, grant, fast, stats := c.setup()
+				want := func(w gate.Stats) {
+					t.Helper()
+					if d := cmp.Diff(w, stats()); d != "" {
+						t.Fatalf("Stats (-want +got):\n%s", d)
+					}
+				}
+				want(gate.Stats{})
+				fast()
+				want(gate.Stats{}) // a call that does not park is not counted
+
+				// A wait of 1 s that is granted.
+				w := goErr("wait", func() error { return wait(t.Context()) })
+				synctest.Wait()
+				want(gate.Stats{Waiting: 1, Waits: 1})
+				time.Sleep(time.Second)
+				grant()
+				synctest.Wait()
+				w.ok(t)
+				want(gate.Stats{Waits: 1, WaitTime: time.Second, MaxWait: time.Second})
+
+				// A wait that its ctx ends after 3 s.
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+				defer cancel()
+				w = goErr("wait", func() error { return wait(ctx) })
+				synctest.Wait()
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+				w.failed(t, context.DeadlineExceeded)
+				want(gate.Stats{Waits: 2, Cancelled: 1, WaitTime: 4 * time.Second, MaxWait: 3 * time.Second})
+
+				// A done ctx does not park at all.
+				if err := wait(doneCtx(t.Context())); err != context.Canceled {
+					t.Fatalf("wait with a done ctx: %v", err)
+				}
+				want(gate.Stats{Waits: 2, Cancelled: 1, WaitTime: 4 * time.Second, MaxWait: 3 * time.Second})
+			})
+		})
+	}
+}
 
 // A Mutex's Locker locks and unlocks the Mutex itself: FIFO with the ctx
 // Locks, a durable block in a bubble, and usable as a sync.Cond's L.

@@ -251,3 +251,10 @@ func (l *rwLocker[T]) Lock()      { (*RWMutex[T])(l).Lock(context.Background()) 
 func (l *rwLocker[T]) Unlock()    { (*RWMutex[T])(l).Unlock() }
 func (l *rLocker[T]) Lock()       { (*RWMutex[T])(l).RLock(context.Background()) }
 func (l *rLocker[T]) Unlock()     { (*RWMutex[T])(l).RUnlock() }
+
+// Stats returns a snapshot of the waiting on m: the Lock calls that parked.
+func (m *Mutex[T]) Stats() Stats { return m.s.q.stats.snapshot() }
+
+// Stats returns a snapshot of the waiting on rw: the RLock and Lock calls
+// that parked, readers and writers together.
+func (rw *RWMutex[T]) Stats() Stats { return rw.s.q.stats.snapshot() }

@@ -432,3 +432,10 @@ func (c *SetOnce[T]) doneSlow() <-chan struct{} {
 	// Another Done's channel, or closedChan from Set.
 	return *c.done.Load()
 }
+
+// Stats returns a snapshot of the waiting on c: the GetOrInit, GetOrTryInit
+// and Wait calls that parked waiting for a value.
+func (c *OnceCell[T]) Stats() Stats { return c.s.q.stats.snapshot(&c.w.stats) }
+
+// Stats returns a snapshot of the waiting on c: the Wait calls that parked.
+func (c *SetOnce[T]) Stats() Stats { return c.q.stats.snapshot() }

@@ -231,3 +231,7 @@ func (p *Permit) Merge(other *Permit) {
 	p.n += other.n
 	other.n = 0
 }
+
+// Stats returns a snapshot of the waiting on s: the Acquire and AcquireN
+// calls that parked.
+func (s *Semaphore) Stats() Stats { return s.s.q.stats.snapshot() }

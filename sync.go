@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // This file is the core that every primitive of gate stands on. It has
@@ -94,6 +95,11 @@ type waiter struct {
 	// owner is the handle whose Close ends this wait (handle.closeWaiters),
 	// or nil.
 	owner *handle
+	// stats counts this wait if it parks: its queue's, or its owner's
+	// (handle.stats) when the primitive keeps them per handle. start is when
+	// it parked.
+	stats *waitStats
+	start time.Time
 
 	// Accounting for the primitive that owns the queue. The batch semaphore
 	// keeps the permits requested (n) and still missing (needed: n - needed
@@ -156,6 +162,10 @@ type waitQueue struct {
 	// the other (both are sequentially consistent atomics).
 	waiting atomic.Int32
 
+	// stats counts the waits that park on this queue (waitStats), unless a
+	// waiter counts on its handle's.
+	stats waitStats
+
 	// spare keeps up to two waiter structs (without their channels) whose
 	// wait is over, so that a contended primitive allocates only a channel
 	// per park. Two, because with two holders two goroutines may park at
@@ -192,6 +202,7 @@ func (q *waitQueue) spareWaiter(ctx context.Context) *waiter {
 	w.status = wokeGranted
 	w.taken.Store(false)
 	w.done = ctx.Done()
+	w.stats = &q.stats
 	return w
 }
 
@@ -201,7 +212,7 @@ func (q *waitQueue) spareWaiter(ctx context.Context) *waiter {
 // Its channel is dropped: a channel made in one synctest bubble must not be
 // waited on by the next user, who may be in another.
 func (q *waitQueue) putWaiter(w *waiter) {
-	w.ready, w.next, w.prev, w.done, w.owner = nil, nil, nil, nil, nil
+	w.ready, w.next, w.prev, w.done, w.owner, w.stats = nil, nil, nil, nil, nil, nil
 	for i := range q.spare {
 		if q.spare[i].CompareAndSwap(nil, w) {
 			return
@@ -336,8 +347,11 @@ func (q *waitQueue) notify() {
 // error the caller decides under mu whether w is still queued (withdraw it)
 // or was woken at the same time (then its ready channel is or will shortly be
 // closed, and w.status says whether the grant or the cancellation came
-// first).
+// first). Every park of every primitive goes through here, and so does its
+// count in w.stats; the caller that settles the wait reports its end with
+// waitStats.end.
 func park(ctx context.Context, w *waiter) error {
+	w.stats.begin(w)
 	done := ctx.Done()
 	if done == nil {
 		// A context that can never end (context.Background): a plain
@@ -351,6 +365,75 @@ func park(ctx context.Context, w *waiter) error {
 	case <-done:
 		return ctx.Err()
 	}
+}
+
+// A Stats is a snapshot of the waiting on one primitive, for metrics and
+// debugging: what tokio-console shows per resource, as a Go value to export
+// to Prometheus, OpenTelemetry or expvar. Only calls that park are counted,
+// where they park (in the core, once for every primitive), so a call that
+// does not wait costs nothing more. Durations come from the clock: inside a
+// synctest bubble they are the bubble's.
+type Stats struct {
+	Waiting   int           // goroutines parked on it now
+	Waits     uint64        // calls that parked, since it was made
+	Cancelled uint64        // of those, the ones that ended because their ctx did
+	WaitTime  time.Duration // total time parked, over the waits that have ended
+	MaxWait   time.Duration // the longest single park that has ended
+}
+
+// waitStats counts the parks of one queue (or one handle's waits). Every
+// field is an atomic, written only on the slow path of a wait that parks
+// (begin, end) and read by snapshot; its zero value counts nothing yet.
+type waitStats struct {
+	waiting             atomic.Int64
+	waits, cancelled    atomic.Uint64
+	waitTime, maxWaitNS atomic.Int64
+}
+
+// begin counts w's park in; its end (end) counts it out.
+func (st *waitStats) begin(w *waiter) {
+	if st == nil || !w.start.IsZero() {
+		return // not counted, or parks a second time in one wait
+	}
+	w.start = time.Now()
+	st.waits.Add(1)
+	st.waiting.Add(1)
+}
+
+// end counts the wait of w out, if it parked, as cancelled or not, and makes
+// w ready to be counted again. The goroutine that parked w calls it once its
+// wait is settled (it knows then whether it returns ctx.Err()).
+func (st *waitStats) end(w *waiter, cancelled bool) {
+	if st == nil || w.start.IsZero() {
+		return
+	}
+	d := int64(time.Since(w.start))
+	w.start = time.Time{}
+	st.waiting.Add(-1)
+	if cancelled {
+		st.cancelled.Add(1)
+	}
+	st.waitTime.Add(d)
+	for {
+		m := st.maxWaitNS.Load()
+		if d <= m || st.maxWaitNS.CompareAndSwap(m, d) {
+			break
+		}
+	}
+}
+
+// snapshot returns the counts of st added to those of more (a primitive
+// whose waits park on several queues adds them up).
+func (st *waitStats) snapshot(more ...*waitStats) Stats {
+	var s Stats
+	for _, q := range append([]*waitStats{st}, more...) {
+		s.Waiting += int(q.waiting.Load())
+		s.Waits += q.waits.Load()
+		s.Cancelled += q.cancelled.Load()
+		s.WaitTime += time.Duration(q.waitTime.Load())
+		s.MaxWait = max(s.MaxWait, time.Duration(q.maxWaitNS.Load()))
+	}
+	return s
 }
 
 // withdraw is called by a goroutine whose park returned a ctx error. Under mu
@@ -394,6 +477,9 @@ func (q *waitQueue) waitFor(ctx context.Context, owner *handle, ready func() boo
 	}
 	w := q.newWaiter(ctx)
 	w.owner = owner
+	if owner != nil && owner.stats != nil {
+		w.stats = owner.stats
+	}
 	q.mu.Lock()
 	q.pushBack(w)
 	if ready() || (owner != nil && owner.closed.Load()) {
@@ -409,14 +495,12 @@ func (q *waitQueue) waitFor(ctx context.Context, owner *handle, ready func() boo
 	err := park(ctx, w)
 	if err != nil && q.withdraw(w) {
 		q.mu.Unlock()
-		q.putWaiter(w)
-		return err
-	}
-	if w.status == wokeClosed {
+	} else if w.status == wokeClosed {
 		err = ErrClosed
 	} else {
 		err = nil
 	}
+	w.stats.end(w, err != nil && err != ErrClosed)
 	q.putWaiter(w)
 	return err
 }
@@ -469,9 +553,15 @@ func (rd *readiness) arm(q *waitQueue, has func() bool) <-chan struct{} {
 }
 
 // A handle is what every channel handle has of its own: the flag its Close
-// sets. The calls that wait on behalf of a handle carry it as their waiter's
-// owner, so that its Close ends them (closeWaiters). The zero value is open.
-type handle struct{ closed atomic.Bool }
+// sets, and where its waits are counted if the primitive keeps Stats per
+// handle (a broadcast or watch receiver: its own Recv, Changed). The calls
+// that wait on behalf of a handle carry it as their waiter's owner, so that
+// its Close ends them (closeWaiters). The zero value is open and counts its
+// waits on the queue they park on.
+type handle struct {
+	closed atomic.Bool
+	stats  *waitStats // nil: count on the queue
+}
 
 // close sets h's flag and reports whether this call set it (Close is
 // idempotent: only the first call does the rest of the closing).
@@ -763,18 +853,19 @@ func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins in
 		s.grantLocked(&l, w.n-w.needed, bias)
 		s.q.mu.Unlock()
 		l.wake()
-		s.q.putWaiter(w)
-		return err
+	} else {
+		switch w.status {
+		case wokeClosed:
+			err = ErrClosed
+		case wokeCancelled:
+			err = ctx.Err()
+		default:
+			err = nil
+		}
 	}
-	status := w.status
+	w.stats.end(w, err != nil && err != ErrClosed)
 	s.q.putWaiter(w)
-	switch status {
-	case wokeClosed:
-		return ErrClosed
-	case wokeCancelled:
-		return ctx.Err()
-	}
-	return nil
+	return err
 }
 
 // spin yields the processor up to spins times while w, queued without a
