@@ -617,6 +617,21 @@ func (hs *handles) done(side int) (last bool) {
 	return true
 }
 
+// addIfOpen counts a new open handle of side in if side has one open still,
+// and reports whether it did: a weak handle's Upgrade. Once every handle of
+// a side has closed, that side stays closed.
+func (hs *handles) addIfOpen(side int) bool {
+	for {
+		n := hs.open[side].Load()
+		if n == 0 {
+			return false
+		}
+		if hs.open[side].CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // gone reports whether side has no open handle.
 func (hs *handles) gone(side int) bool { return hs.open[side].Load() == 0 }
 
