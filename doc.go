@@ -66,8 +66,33 @@
 //	}
 //
 // Channel handles are pointers. Close on a handle closes that handle only and
-// is idempotent; the channel is closed for one side when every handle of the
-// other side is closed, and values already sent are still delivered.
+// is idempotent, and it ends every call in flight on that handle with
+// [ErrClosed] (as net.Conn's Close ends a blocked Read); any goroutine may
+// call it, also on a receiver. The channel is closed for one side when every
+// handle of the other side is closed, and values already sent are still
+// delivered. IsClosed means the same on every handle: this handle was closed,
+// or every handle of the other side is.
+//
+// # Which primitive for which job
+//
+//	job                                          use
+//	hand values to one consumer, a goroutine     a Go chan, or MPSC when senders need ctx,
+//	  per producer                                 FIFO fairness, Reserve or a close per handle
+//	one reply to one request                     Oneshot
+//	every subscriber sees every event            Broadcast (SendWait: none may lag)
+//	config that every request reads              Watch: Borrow is one atomic load
+//	  (the newest value matters, not each one)
+//	"it happened" once, for good                 SetOnce (Done in a select) or OnceCell
+//	"it happened", again and again               Notify (one waiter, or all), or Watch
+//	                                               when the waiters also need a value
+//	compute a value once, on first use           OnceCell.GetOrInit
+//	limit concurrency, weighted                  Semaphore
+//	guard data                                   Mutex[T], RWMutex[T] (Locker for sync.Cond)
+//	n goroutines meet, round after round         Barrier
+//
+// Every primitive reports the waiting on it with Stats (goroutines parked
+// now, waits, cancelled waits, time waited), counted only where a goroutine
+// parks, so a call that does not wait costs nothing more.
 //
 // # From tokio::sync to gate
 //
@@ -162,9 +187,11 @@
 // If ctx ends while the call waits, the call returns ctx.Err() and has had no
 // effect: it holds no permit or lock and has left the queue, and any permits
 // it had collected toward a larger request go on to the next waiters, or back
-// to the count: they are never lost. A waiter to which the lock or all its
-// permits were handed before it could withdraw returns success, since the
-// grant came first; it holds them and must release them as usual.
+// to the count: they are never lost. A grant that comes after its ctx ended
+// goes to the next waiter instead (the order is decided under the queue's
+// lock). A waiter to which the lock or all its permits were handed before its
+// ctx ended returns success, since the grant came first; it holds them and
+// must release them as usual.
 //
 // Waiters are served strictly first come, first served. A permit or lock
 // released while goroutines wait goes to the oldest of them directly; a
@@ -204,8 +231,7 @@
 // # Testing code that uses gate
 //
 // Every wait in gate parks its goroutine on a channel made for that one
-// wait (a Notify or Barrier wait whose ctx can never end parks on a
-// sync.Cond instead, which allocates nothing), so inside a
+// wait, in the order of its primitive's queue, so inside a
 // [testing/synctest] bubble a goroutine waiting on a gate primitive is
 // durably blocked: after synctest.Wait it is known to be waiting, and a
 // context deadline fires on the bubble's fake clock, so a one-hour timeout
@@ -221,11 +247,11 @@
 // runtime kills the process, as it does with x/sync. So within one test, let
 // only the bubble's goroutines contend for a shared primitive.
 //
-// The mpsc, broadcast and watch receivers keep the channel their Ready method
-// returns for their whole life, made with the receiver (a oneshot receiver
-// makes one each time Ready arms it). So create a receiver that a test
-// selects on inside the bubble (a select in a bubble on a channel made
-// outside it is not durably blocked), and close it before the bubble ends.
+// A receiver keeps the channel its Ready method returns for its whole life,
+// made by the first call of Ready, so that a select loop allocates nothing.
+// So call Ready first inside the bubble that selects on it (a select in a
+// bubble on a channel made outside it is not durably blocked), and do not
+// select on one receiver's Ready from two bubbles.
 //
 //	func TestWorker(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {
