@@ -35,7 +35,7 @@ func NotifyState(n *Notify) (state int, gen uint64) {
 
 // BarrierArrived returns how many goroutines wait in b's current generation.
 func BarrierArrived(b *Barrier) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.arrived
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return int(b.q.waiting.Load())
 }
