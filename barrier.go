@@ -1,9 +1,6 @@
 package gate
 
-import (
-	"context"
-	"runtime"
-)
+import "context"
 
 // A Barrier lets a fixed number of goroutines wait until all of them have
 // reached it, then releases them together and starts over.
@@ -76,7 +73,7 @@ func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 	b.q.pushBack(w)
 	b.q.mu.Unlock()
 	l.wake()
-	if !b.spin(w) {
+	if !spinThenArm(&b.q, w, barrierSpins) {
 		err = park(ctx, w)
 	}
 	if err != nil && b.q.withdraw(w) {
@@ -122,26 +119,3 @@ func (b *Barrier) completeLocked(l *wakeList) bool {
 // makes its channel and parks: with as many goroutines as processors or more
 // the others often arrive within that many scheduling rounds.
 const barrierSpins = 2
-
-// spin yields up to barrierSpins times while w, queued without a channel,
-// waits for its generation, then gives w its channel to park on. It reports
-// whether w was taken off the list meanwhile (completed, or found cancelled:
-// w.status says), in which case w needs no channel. The leader takes a
-// waiter without a channel off the list under mu, sets its taken flag and
-// does not wake it (wakeList.add). It is sem.spin for a queue of its own.
-func (b *Barrier) spin(w *waiter) (taken bool) {
-	for range barrierSpins {
-		runtime.Gosched()
-		if w.taken.Load() {
-			return true // status was set before taken, under mu
-		}
-	}
-	ready := make(chan struct{})
-	b.q.mu.Lock()
-	defer b.q.mu.Unlock()
-	if !w.queued {
-		return true
-	}
-	w.ready = ready
-	return false
-}

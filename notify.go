@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -251,10 +252,11 @@ func (n *Notify) Wait(ctx context.Context) error {
 
 // waitSlow is the slow path of Notify.Wait, outlined so that the fast path
 // stays short; gen is the generation of the Notified this Wait stands for.
-// It waits with a spare waiter struct of the queue, so that a wait allocates
-// only its channel.
+// It waits with a spare waiter struct of the queue, queued without a
+// channel: a notification that comes while it spins (notifySpins) costs no
+// allocation and no park; one that comes later, one channel.
 func (n *Notify) waitSlow(ctx context.Context, gen uint64) error {
-	w := n.q.newWaiter(ctx)
+	w := n.q.spareWaiter(ctx)
 	n.q.mu.Lock()
 	if !n.enqueueLocked(w, gen) {
 		n.q.mu.Unlock()
@@ -267,12 +269,22 @@ func (n *Notify) waitSlow(ctx context.Context, gen uint64) error {
 	return err
 }
 
-// park parks w, queued with its channel, until a notification takes it
-// (nil), or until ctx ends: then it leaves the list and returns ctx.Err(),
-// unless a notification took it first (nil). A notification that found its
-// ctx ended took it off with wokeCancelled: ctx.Err(). On return w is off the
-// list and no waker holds it.
+// notifySpins is how many times a queued waiter yields the processor,
+// looking whether a notification took it, before it parks: with two
+// goroutines that take turns (a ping-pong, a producer and its consumer) the
+// other one's NotifyOne is usually a few scheduling rounds away.
+const notifySpins = 2
+
+// park waits until a notification takes w, queued without a channel, off
+// the list (nil), first spinning, then parked on a channel of its own; or
+// until ctx ends: then it leaves the list and returns ctx.Err(), unless a
+// notification took it first (nil). A notification that found its ctx ended
+// took it off with wokeCancelled: ctx.Err(). On return w is off the list and
+// no waker holds it.
 func (n *Notify) park(ctx context.Context, w *waiter) error {
+	if spinThenArm(&n.q, w, notifySpins) {
+		return n.settled(ctx, w)
+	}
 	err := park(ctx, w)
 	if err != nil && n.q.withdraw(w) {
 		// Still queued: gone now, having taken nothing.
@@ -280,10 +292,46 @@ func (n *Notify) park(ctx context.Context, w *waiter) error {
 		n.q.mu.Unlock()
 		return err
 	}
+	return n.settled(ctx, w)
+}
+
+// settled returns what the notification that took w off the list says.
+func (n *Notify) settled(ctx context.Context, w *waiter) error {
 	if w.status == wokeCancelled {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// spinThenArm yields the processor up to spins times while w, queued on q
+// without a channel, waits for a waker to take it off the list, then gives
+// it a channel to park on. It reports whether w was taken meanwhile (w.status
+// says why; it then needs no channel). A waker takes a waiter without a
+// channel off the list under mu and sets its taken flag instead of waking it
+// (wakeList.add): the spinner sees the flag, or finds w off the list when it
+// takes mu to install its channel. The channel is made here, by the
+// goroutine that parks on it, for this one park (the rule of the core's
+// newWaiter). Barrier uses it too.
+//
+// It is the core's sem.spin for any waitQueue, the one place of this file
+// that makes a channel: it belongs in sync.go, as a waitQueue method that
+// sem.spin would call too.
+func spinThenArm(q *waitQueue, w *waiter, spins int) (taken bool) {
+	for range spins {
+		runtime.Gosched()
+		if w.taken.Load() {
+			return true // status was set before taken, under mu
+		}
+	}
+	ready := make(chan struct{})
+	q.mu.Lock()
+	if !w.queued {
+		q.mu.Unlock()
+		return true
+	}
+	w.ready = ready
+	q.mu.Unlock()
+	return false
 }
 
 // enqueueLocked is the first half of a slow wait, under mu: it completes the
@@ -391,6 +439,7 @@ func (w *Notified) Enable() bool {
 	// skips it and no wake-up is sent to it (wakeList.add leaves a waiter
 	// without a channel alone).
 	w.w.ready, w.w.done, w.w.status = nil, nil, wokeGranted
+	w.w.taken.Store(false)
 	n := w.n
 	n.q.mu.Lock()
 	queued := n.enqueueLocked(&w.w, w.gen)
@@ -448,11 +497,10 @@ func (w *Notified) Wait(ctx context.Context) error {
 	return nil
 }
 
-// wait is the slow path of Wait: it parks w.w on the list, joining it unless
-// Enable did, with a channel made here for this wait.
+// wait is the slow path of Wait: it waits for w.w on the list, joining it
+// unless Enable did.
 func (w *Notified) wait(ctx context.Context) error {
 	n := w.n
-	ready := make(chan struct{})
 	n.q.mu.Lock()
 	if w.phase == notifiedEnabled {
 		if !w.w.queued {
@@ -462,13 +510,15 @@ func (w *Notified) wait(ctx context.Context) error {
 		}
 	} else {
 		w.w.status = wokeGranted
+		w.w.taken.Store(false)
 		if !n.enqueueLocked(&w.w, w.gen) {
 			n.q.mu.Unlock()
 			return nil
 		}
 	}
-	// Under mu, so that a notification sees both or neither.
-	w.w.ready, w.w.done = ready, ctx.Done()
+	// Under mu, so that a notification sees it: one whose ctx has ended is
+	// skipped.
+	w.w.done = ctx.Done()
 	n.q.mu.Unlock()
 	err := n.park(ctx, &w.w)
 	w.w.ready, w.w.done = nil, nil

@@ -892,33 +892,31 @@ func TestNotifyAllocs(t *testing.T) {
 // NotifyWaiters allocates nothing, however many wait: it takes every waiter
 // off the list and closes each one's channel once.
 func TestNotifyWaitersNoAllocs(t *testing.T) {
-	watchdog(t)
-	var n gate.Notify
-	const parked, enabled = 50, 50
-	done := make(chan error, parked)
-	for range parked {
-		w := n.Notified()
-		go func() { done <- w.Wait(context.Background()) }()
-	}
-	for range enabled {
-		n.Notified().Enable()
-	}
-	for gate.NotifyQueueLen(&n) != parked+enabled {
-		runtime.Gosched()
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	n.NotifyWaiters()
-	runtime.ReadMemStats(&after)
-	if a := after.Mallocs - before.Mallocs; a != 0 {
-		t.Errorf("NotifyWaiters of %d waiters: %d allocs, want 0", parked+enabled, a)
-	}
-	for range parked {
-		if err := <-done; err != nil {
-			t.Fatalf("Wait = %v", err)
+	synctest.Test(t, func(t *testing.T) {
+		var n gate.Notify
+		const parked, enabled = 50, 50
+		var as []*async[struct{}]
+		for range parked {
+			as = append(as, notifiedWait(t.Context(), n.Notified(), "Wait"))
 		}
-	}
-	wantQueue(t, &n, 0)
+		for range enabled {
+			n.Notified().Enable()
+		}
+		synctest.Wait() // every Wait is parked on its channel
+		wantQueue(t, &n, parked+enabled)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n.NotifyWaiters()
+		runtime.ReadMemStats(&after)
+		if a := after.Mallocs - before.Mallocs; a != 0 {
+			t.Errorf("NotifyWaiters of %d waiters: %d allocs, want 0", parked+enabled, a)
+		}
+		synctest.Wait()
+		for _, a := range as {
+			a.ok(t)
+		}
+		wantQueue(t, &n, 0)
+	})
 }
 
 // NotifyWaiters wakes many waiters, some enabled but not waiting.
