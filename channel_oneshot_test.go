@@ -815,18 +815,17 @@ func TestOneshotAcrossBubbles(t *testing.T) {
 	packageOneshotTx, packageOneshotRx := gate.Oneshot[int]()
 	for range 2 {
 		synctest.Test(t, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			if _, err := packageOneshotRx.Recv(ctx); err != context.DeadlineExceeded {
-				t.Fatalf("Recv = %v, want DeadlineExceeded", err)
+			for what, wait := range map[string]func(context.Context) error{
+				"Recv":       func(ctx context.Context) error { _, err := packageOneshotRx.Recv(ctx); return err },
+				"WaitClosed": packageOneshotTx.WaitClosed,
+			} {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				err := wait(ctx)
+				cancel()
+				if err != context.DeadlineExceeded {
+					t.Fatalf("%s = %v, want DeadlineExceeded", what, err)
+				}
 			}
-			wctx, wcancel := context.WithCancel(t.Context())
-			a := goWaitClosed(wctx, packageOneshotTx)
-			synctest.Wait()
-			a.pending(t)
-			wcancel()
-			synctest.Wait()
-			a.failed(t, context.Canceled)
 		})
 	}
 	synctest.Test(t, func(t *testing.T) {
