@@ -373,7 +373,6 @@ func (c *oneshot[T]) tryRecv() (T, error) {
 // receivable, since TryRecv now reports something. Close is idempotent.
 func (r *OneshotReceiver[T]) Close() {
 	c := &r.c
-	c.rx.close()
 	for {
 		old := c.state.Load()
 		if old&oneshotRxClosed != 0 {
@@ -384,9 +383,12 @@ func (r *OneshotReceiver[T]) Close() {
 		}
 		// Raced with the sender: look again.
 	}
-	// A Recv in flight is woken by its owner's flag or by the word, a
-	// Ready by the word, WaitClosed calls by the word.
-	c.q.closeWaiters(&c.rx)
+	// The word first, then the handle's flag: a Recv that waitFor ends
+	// because of the flag finds the receiver closed in the word.
+	c.rx.close()
+	// One wake-up of the whole queue ends them all: a Recv in flight (its
+	// tryRecv reports ErrClosed, or the value sent before), a Ready and
+	// the WaitClosed calls each find the receiver closed in the word.
 	c.q.notify()
 }
 
