@@ -48,7 +48,8 @@ func NewBarrier(n int) *Barrier {
 // (the generation still needs n goroutines) and returns (false, ctx.Err()); a
 // waiter whose generation completed before its ctx ended returns
 // (false, nil). The leader allocates nothing; a waiter that parks allocates
-// one channel. Wait panics on a zero Barrier (one not made by NewBarrier).
+// one channel, and its waiter struct when more than two park at once. Wait
+// panics on a zero Barrier (one not made by NewBarrier).
 func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 	if b.n == 0 {
 		panic("gate: Barrier.Wait on a zero Barrier: make it with NewBarrier")

@@ -237,7 +237,8 @@ func (n *Notify) notifyWaitersSlow() {
 // returns ctx.Err() and leaves the queue, taking nothing (a notification that
 // came after goes to the next waiter); a waiter that was notified before its
 // ctx ended returns nil (the notification is not lost). A wait that parks
-// allocates one channel.
+// allocates one channel, and its waiter struct when more than two Waits
+// park at once (the queue keeps two spare ones).
 func (n *Notify) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
