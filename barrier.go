@@ -1,9 +1,6 @@
 package gate
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
 // A Barrier lets a fixed number of goroutines wait until all of them have
 // reached it, then releases them together and starts over.
@@ -14,41 +11,22 @@ import (
 // goroutine whose ctx ends before its generation completes withdraws its
 // arrival, so the generation still needs n live goroutines.
 //
-// The zero value is a Barrier for one goroutine, like NewBarrier(0): every
-// Wait returns at once as leader. A Barrier must not be copied after first
-// use.
+// Make a Barrier with [NewBarrier]. The zero Barrier has no size to wait for:
+// its Wait panics. A Barrier must not be copied after first use.
 //
 // In the terminology of the Go memory model, every call of Wait that takes
 // part in a generation synchronizes before every one of them returns: what
 // each goroutine wrote before it arrived is seen by all of them after.
-//
-// Design. The waiters of a generation need no wake-up of their own, only the
-// news that their generation has completed, and a cancelled one only has to
-// take its arrival back. So a Barrier keeps no queue of waiters. A waiter
-// whose ctx can never end (its Done channel is nil) waits on a sync.Cond
-// until the generation number changes, and the leader wakes all of them with
-// one Broadcast: that allocates nothing, and a sync.Cond belongs to no
-// synctest bubble while a goroutine in Cond.Wait is durably blocked. A waiter
-// whose ctx can end must also watch ctx.Done, so it parks on a channel: the
-// first such goroutine of a generation makes one, and the leader closes it,
-// one allocation per generation however many wait. A waiter whose ctx ends
-// takes mu and, if its generation is still the current one, takes back its
-// arrival; otherwise the generation completed first and it returns success.
-// When every channel waiter of a generation has withdrawn, the channel is
-// dropped, so that the next one makes its own: a Barrier used in one
-// synctest bubble after another never parks a goroutine on a channel of
-// another bubble.
 type Barrier struct {
 	_ noCopy
-	n int // goroutines per generation; 0 acts as 1
+	n int // goroutines per generation, >= 1; 0 only in a zero Barrier
 
-	mu       sync.Mutex    // guards every field below
-	arrived  int           // goroutines waiting in the current generation
-	gen      uint64        // generations completed
-	ch       chan struct{} // closed when the current generation completes; nil while no channel waiter waits
-	chans    int           // channel waiters in the current generation
-	sleepers int           // cond waiters in the current generation
-	cond     sync.Cond     // L is &mu, set under mu by the first cond waiter, never written again
+	// q holds the waiters of the current generation, oldest first: the
+	// arrivals not yet released, so the number arrived is its length and
+	// needs no count of its own. Each waiter parks on a channel of its own
+	// through the core; the leader takes them all off the list and wakes
+	// each once.
+	q waitQueue
 }
 
 // NewBarrier returns a Barrier that releases n goroutines at a time. n == 0
@@ -57,7 +35,7 @@ func NewBarrier(n int) *Barrier {
 	if n < 0 {
 		panic("gate: NewBarrier: negative count")
 	}
-	return &Barrier{n: n}
+	return &Barrier{n: max(n, 1)}
 }
 
 // Wait waits until n goroutines (counting this one) wait in the same
@@ -68,73 +46,77 @@ func NewBarrier(n int) *Barrier {
 // If ctx is already done, Wait returns (false, ctx.Err()) without arriving.
 // If ctx is done before the generation completes, Wait withdraws its arrival
 // (the generation still needs n goroutines) and returns (false, ctx.Err()); a
-// waiter whose generation completed before it could withdraw returns
-// (false, nil).
+// waiter whose generation completed before its ctx ended returns
+// (false, nil). The leader allocates nothing; a waiter that parks allocates
+// one channel, and its waiter struct when more than two park at once. Wait
+// panics on a zero Barrier (one not made by NewBarrier).
 func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
+	if b.n == 0 {
+		panic("gate: Barrier.Wait on a zero Barrier: make it with NewBarrier")
+	}
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	b.mu.Lock()
-	if b.arrived+1 >= b.n {
-		// The last one: complete the generation and release the others.
-		ch := b.ch
-		if b.sleepers > 0 {
-			// They relock mu as they wake, after we unlock it.
-			b.cond.Broadcast()
-		}
-		b.arrived, b.gen, b.ch, b.chans, b.sleepers = 0, b.gen+1, nil, 0, 0
-		b.mu.Unlock()
-		if ch != nil {
-			close(ch)
-		}
+	// Queue without a channel: the leader of this generation may arrive
+	// while we yield (spin), and then this arrival costs no allocation and
+	// no park.
+	w := b.q.spareWaiter(ctx)
+	var l wakeList
+	b.q.mu.Lock()
+	if b.completeLocked(&l) {
+		// The last one: release the others.
+		b.q.takeAll(&l, wokeGranted)
+		b.q.mu.Unlock()
+		l.wake()
+		b.q.putWaiter(w)
 		return true, nil
 	}
-	b.arrived++
-	gen := b.gen
-	if ctx.Done() == nil {
-		// A ctx that never ends: no withdrawal, no channel.
-		b.sleepers++
-		if b.cond.L == nil {
-			b.cond.L = &b.mu
-		}
-		for b.gen == gen {
-			b.cond.Wait()
-		}
-		b.mu.Unlock()
-		return false, nil
+	b.q.pushBack(w)
+	b.q.mu.Unlock()
+	l.wake()
+	if !spinThenArm(&b.q, w, barrierSpins) {
+		err = park(ctx, w)
 	}
-	if b.ch == nil {
-		// The first channel waiter of the generation makes its channel.
-		b.ch = make(chan struct{})
+	if err != nil && b.q.withdraw(w) {
+		// Still queued: the generation has not completed; take the
+		// arrival back.
+		b.q.mu.Unlock()
+		b.q.putWaiter(w)
+		return false, err
 	}
-	b.chans++
-	ch := b.ch
-	b.mu.Unlock()
-	return false, b.park(ctx, ch, gen)
+	status := w.status
+	b.q.putWaiter(w)
+	if status == wokeCancelled {
+		return false, ctx.Err()
+	}
+	return false, nil
 }
 
-// park waits on ch until the generation gen completes (nil) or ctx is done:
-// then it withdraws the arrival and returns ctx.Err(), unless gen completed
-// first (nil).
-func (b *Barrier) park(ctx context.Context, ch chan struct{}, gen uint64) error {
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
+// completeLocked reports whether the caller's arrival completes the
+// generation: n-1 others wait. Before it counts them it takes off the list,
+// with wokeCancelled, every waiter whose ctx has already ended, adding it to
+// l (the caller wakes l after unlocking mu): an arrival whose ctx ended
+// before the generation completed is withdrawn, even if its goroutine has
+// not run yet to withdraw it, so which came first is decided here, under
+// mu. mu must be held.
+func (b *Barrier) completeLocked(l *wakeList) bool {
+	if int(b.q.waiting.Load())+1 < b.n {
+		return false
 	}
-	b.mu.Lock()
-	if b.gen != gen {
-		// The generation completed as our ctx ended: that came first.
-		b.mu.Unlock()
-		return nil
+	for w := b.q.head; w != nil; {
+		next := w.next
+		if w.cancelled() {
+			b.q.remove(w)
+			w.status = wokeCancelled
+			l.add(w)
+		}
+		w = next
 	}
-	b.arrived--
-	b.chans--
-	if b.chans == 0 {
-		// Nobody waits on ch any more: the next channel waiter makes a
-		// new one (in its own synctest bubble, if that is another).
-		b.ch = nil
-	}
-	b.mu.Unlock()
-	return ctx.Err()
+	return int(b.q.waiting.Load())+1 >= b.n
 }
+
+// barrierSpins is how many times a waiter yields the processor, queued and
+// so counted as arrived, looking whether the leader took it, before it
+// makes its channel and parks: with as many goroutines as processors or more
+// the others often arrive within that many scheduling rounds.
+const barrierSpins = 2

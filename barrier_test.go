@@ -18,18 +18,26 @@ func barrierWait(ctx context.Context, b *gate.Barrier, what string) *async[bool]
 	return goCall(what, func() (bool, error) { return b.Wait(ctx) })
 }
 
-// zero_does_not_block: a Barrier of 0 acts as 1.
+// zero_does_not_block: NewBarrier(0) acts as 1.
 func TestBarrierZeroDoesNotBlock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		for _, b := range []*gate.Barrier{gate.NewBarrier(0), new(gate.Barrier)} {
-			for range 2 {
-				leader, err := b.Wait(t.Context())
-				if !leader || err != nil {
-					t.Fatalf("Wait = %v, %v; want leader", leader, err)
-				}
+		b := gate.NewBarrier(0)
+		for range 2 {
+			leader, err := b.Wait(t.Context())
+			if !leader || err != nil {
+				t.Fatalf("Wait = %v, %v; want leader", leader, err)
 			}
 		}
 	})
+}
+
+// A zero Barrier (not made by NewBarrier) has no size to wait for: its Wait
+// panics with "gate: ", also with a done ctx, instead of acting as a barrier
+// of one (API.md changed this rule: it was a trap).
+func TestBarrierZeroValuePanics(t *testing.T) {
+	var b gate.Barrier
+	mustPanic(t, "zero Barrier Wait", func() { _, _ = b.Wait(context.Background()) })
+	mustPanic(t, "zero Barrier Wait, done ctx", func() { _, _ = b.Wait(doneCtx(context.Background())) })
 }
 
 // single: a Barrier of 1 makes every waiter the leader.
@@ -201,58 +209,53 @@ func TestBarrierDoneCtxFailsFirst(t *testing.T) {
 	})
 }
 
-// A waiter whose generation completes as its ctx ends returns success; one
-// that withdrew first leaves the generation one short. Either way the count
-// stays right.
-func TestBarrierCancelRace(t *testing.T) {
-	for _, cancelFirst := range []bool{false, true} {
-		name := "completeFirst"
-		if cancelFirst {
-			name = "cancelFirst"
-		}
-		t.Run(name, func(t *testing.T) {
-			oneProc(t)
-			for range 50 {
-				synctest.Test(t, func(t *testing.T) {
-					b := gate.NewBarrier(2)
-					ctx, cancel := context.WithCancel(t.Context())
-					a := barrierWait(ctx, b, "A")
-					synctest.Wait()
-					var last *async[bool]
-					if cancelFirst {
-						cancel()
-						last = barrierWait(t.Context(), b, "B")
-					} else {
-						last = barrierWait(t.Context(), b, "B")
-						cancel()
-					}
-					synctest.Wait()
-					leaderA, errA := a.returned(t)
-					if leaderA {
-						t.Fatal("A was a leader")
-					}
-					switch errA {
-					case nil: // completed with B, which leads
-						if !last.ok(t) {
-							t.Fatal("B completed the generation but is no leader")
-						}
-					case context.Canceled: // withdrew: B waits alone
-						last.pending(t)
-						if got := gate.BarrierArrived(b); got != 1 {
-							t.Fatalf("%d arrived, want 1", got)
-						}
-						b.Wait(t.Context())
-						synctest.Wait()
-						if last.ok(t) {
-							t.Fatal("B waited and led")
-						}
-					default:
-						t.Fatalf("A: Wait = %v", errA)
-					}
-				})
+// Cancel versus completion (API.md, Barrier): a waiter whose generation
+// completed before its ctx ended returns success; one whose ctx ended first
+// withdraws its arrival and returns ctx.Err(), even if its goroutine has not
+// run yet to withdraw when the last goroutine arrives: that one then does
+// not complete the generation but waits in it.
+func TestBarrierCancelVersusCompletion(t *testing.T) {
+	t.Run("completeFirst", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			b := gate.NewBarrier(2)
+			ctx, cancel := context.WithCancel(t.Context())
+			a := barrierWait(ctx, b, "A")
+			synctest.Wait()
+			if leader, err := b.Wait(t.Context()); !leader || err != nil {
+				t.Fatalf("B: Wait = %v, %v; want leader", leader, err)
+			}
+			cancel()
+			synctest.Wait()
+			if a.ok(t) {
+				t.Fatal("A led too")
 			}
 		})
-	}
+	})
+	t.Run("cancelFirst", func(t *testing.T) {
+		for range 20 {
+			synctest.Test(t, func(t *testing.T) {
+				b := gate.NewBarrier(2)
+				ctx, cancel := context.WithCancel(t.Context())
+				a := barrierWait(ctx, b, "A")
+				synctest.Wait()
+				cancel()
+				last := barrierWait(t.Context(), b, "B") // A may not have withdrawn yet
+				synctest.Wait()
+				a.failed(t, context.Canceled)
+				last.pending(t)
+				if got := gate.BarrierArrived(b); got != 1 {
+					t.Fatalf("%d arrived, want 1 (B)", got)
+				}
+				if leader, err := b.Wait(t.Context()); !leader || err != nil {
+					t.Fatalf("C: Wait = %v, %v; want leader", leader, err)
+				}
+				synctest.Wait()
+				if last.ok(t) {
+					t.Fatal("B waited and led")
+				}
+			})
+		}
+	})
 }
 
 // A package-level Barrier works in one bubble after another, also when the
@@ -267,13 +270,13 @@ func TestBarrierAcrossBubbles(t *testing.T) {
 			bubbleBarrier.Wait(t.Context())
 			synctest.Wait()
 			a.ok(t)
-			c := barrierWait(context.Background(), bubbleBarrier, "cond waiter")
+			c := barrierWait(context.Background(), bubbleBarrier, "waiter whose ctx never ends")
 			synctest.Wait()
 			bubbleBarrier.Wait(t.Context())
 			synctest.Wait()
 			c.ok(t)
-			// Leave an arrival that withdraws: its channel must not be
-			// used by the next bubble.
+			// Leave an arrival that withdraws: its channel is not used
+			// by the next bubble.
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			if _, err := bubbleBarrier.Wait(ctx); err != context.DeadlineExceeded {
@@ -295,24 +298,23 @@ func TestBarrierAcrossBubbles(t *testing.T) {
 	}
 }
 
-// Waiters whose ctx never ends (on the cond) and waiters whose ctx can end
-// (on the generation's channel) complete one generation together; a channel
-// waiter's withdrawal leaves the cond waiters waiting.
+// Waiters whose ctx never ends and waiters whose ctx can end complete one
+// generation together; a withdrawal leaves the others waiting.
 func TestBarrierMixedWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := gate.NewBarrier(4)
 		bg := context.Background()
 		ctx, cancel := context.WithCancel(t.Context())
-		x := barrierWait(ctx, b, "withdrawing channel waiter")
-		c1 := barrierWait(bg, b, "cond waiter 1")
-		ch := barrierWait(t.Context(), b, "channel waiter")
+		x := barrierWait(ctx, b, "withdrawing waiter")
+		c1 := barrierWait(bg, b, "background waiter 1")
+		ch := barrierWait(t.Context(), b, "cancelable waiter")
 		synctest.Wait()
 		cancel()
 		synctest.Wait()
 		x.failed(t, context.Canceled)
 		c1.pending(t)
 		ch.pending(t)
-		c2 := barrierWait(bg, b, "cond waiter 2")
+		c2 := barrierWait(bg, b, "background waiter 2")
 		synctest.Wait()
 		if got := gate.BarrierArrived(b); got != 3 {
 			t.Fatalf("%d arrived, want 3", got)
@@ -334,11 +336,30 @@ func TestBarrierMixedWaiters(t *testing.T) {
 	})
 }
 
-// A leader allocates nothing; so does a Barrier of 1.
+// A leader allocates nothing (so a Barrier of 1 never does), and a waiter
+// that parks allocates its channel and nothing else. (A waiter whose ctx
+// never ended used to cost nothing, on a sync.Cond; API.md's Testing rule and
+// issue 13 want every wait on a channel of the queue, and a sync.Cond does
+// not wake in FIFO order.)
 func TestBarrierAllocs(t *testing.T) {
 	b := gate.NewBarrier(1)
 	ctx := context.Background()
 	if a := testing.AllocsPerRun(100, func() { _, _ = b.Wait(ctx) }); a != 0 {
 		t.Errorf("Barrier(1).Wait: %v allocs, want 0", a)
+	}
+	if testing.Short() {
+		return
+	}
+	watchdog(t)
+	b2 := gate.NewBarrier(2)
+	const rounds = 1000
+	go func() {
+		for range rounds + 1 {
+			_, _ = b2.Wait(ctx)
+		}
+	}()
+	_, _ = b2.Wait(ctx)
+	if a := testing.AllocsPerRun(rounds-1, func() { _, _ = b2.Wait(ctx) }); a > 1 {
+		t.Errorf("Barrier(2): %v allocs per generation, want at most 1 (the one park)", a)
 	}
 }

@@ -2,90 +2,94 @@ package gate
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 )
 
 // This file is the oneshot channel, after tokio's oneshot
 // (tokio/src/sync/oneshot.rs): one value, sent at most once, from one sender
 // to one receiver. Both handles are views of one struct, made with one
-// allocation; one atomic state word carries everything the fast paths need,
-// and the rest of the machinery (a channel per wait, the sender's wait
-// queue) is only touched when someone has to wait.
+// allocation; one atomic state word carries everything the fast paths need.
+// Every wait (Recv, WaitClosed) and the receiver's Ready go through the
+// core's wait queue, only touched when someone has to wait. (Send and
+// Recv are not inlined: with Go 1.26 each costs about 260, over the budget
+// of 80; their slow paths are outlined to keep them short.)
 
 // State word of a oneshot.
 //
 // Bits (high to low):
 //
-//	5         | 4         | 3        | 2        | 1     | 0
-//	txWaiting | rxWaiting | rxClosed | txClosed | value | sent
+//	3        | 2        | 1     | 0
+//	rxClosed | txClosed | value | sent
 //
-// sent, txClosed, rxClosed and txWaiting are never cleared; value and
-// rxWaiting come and go as described below.
+// sent, txClosed and rxClosed are never cleared; value comes and goes as
+// described below.
 const (
 	// oneshotSent: a Send has claimed the value slot. It is set by the Send
 	// that wins (one CAS) before it writes the value, and never cleared, so
 	// every later or concurrent Send returns ErrClosed and the slot has one
-	// writer.
+	// writer. It also marks the sender handle used up, as Close does.
 	oneshotSent uint32 = 1 << iota
 	// oneshotValue: the slot holds a sent value that nobody has received.
 	// Set by the CAS that publishes a Send (refused once rxClosed is set),
 	// cleared by the receive that takes the value.
 	oneshotValue
-	// oneshotTxClosed: OneshotSender.Close was called.
+	// oneshotTxClosed: OneshotSender.Close was called before any Send, or
+	// a Send found the receiver closed: the handle is used up without a
+	// value.
 	oneshotTxClosed
 	// oneshotRxClosed: the receiver is closed: OneshotReceiver.Close was
 	// called, or a Recv or TryRecv has returned the value or ErrClosed (the
 	// receiver has nothing left to receive). A Send not yet published when
 	// it is set fails.
 	oneshotRxClosed
-	// oneshotRxWaiting: rxReady holds the channel of the receiver's current
-	// wait (a Recv or a Ready). Set by the receiver only while the sender
-	// has not completed (neither value nor txClosed); cleared by whoever
-	// will close rxReady, in the same CAS that completes (Send, Close of
-	// either side), or by the receiver when it withdraws the channel
-	// (a ctx that ended, a new Ready). So exactly one goroutine closes each
-	// armed channel, or none, and it reads rxReady only after the CAS that
-	// cleared the bit: the receiver never writes rxReady again once the
-	// sender has completed.
-	oneshotRxWaiting
-	// oneshotTxWaiting: WaitClosed calls may be queued on txq. Set under
-	// txq.mu by the first WaitClosed that queues, so that a receiver that
-	// closes after it knows to take txq.mu and wake the queue. Never
-	// cleared: a stale bit costs one lock, once.
-	oneshotTxWaiting
 
-	// oneshotComplete: what a waiting receiver waits for.
-	oneshotComplete = oneshotValue | oneshotTxClosed
+	// oneshotTxUsed: the sender handle is used up (IsClosed, WaitClosed).
+	oneshotTxUsed = oneshotSent | oneshotTxClosed
+	// oneshotHas: what makes TryRecv report something other than ErrEmpty,
+	// and so what a Recv and a Ready wait for.
+	oneshotHas = oneshotValue | oneshotTxClosed | oneshotRxClosed
 )
 
 // Why a claim bit and a value bit, not one "sent" bit as in tokio: a gate
 // sender handle may be used by several goroutines at once (every sender
-// handle is safe for concurrent use), so two Sends may race. The claim (sent) makes exactly one of
-// them the writer of the slot; the publish (value) is what the receiver
-// acts on, and it is refused if the receiver closed in between, so a Send
-// that returns ErrClosed never delivered its value. A Send is linearized at
-// its publish.
+// handle is safe for concurrent use), so two Sends may race. The claim
+// (sent) makes exactly one of them the writer of the slot; the publish
+// (value) is what the receiver acts on, and it is refused if the receiver
+// closed in between, so a Send that returns ErrClosed never delivered its
+// value. A Send is linearized at its publish.
 //
-// Why the receiver's channel lives in the struct rather than on a waitQueue:
-// at most one goroutine receives at a time, so one slot suffices, and a
-// receiver that parks allocates only its channel. The sender's side keeps a
-// waitQueue because any number of goroutines may call WaitClosed.
+// Why one wait queue for both sides: every event of a oneshot concerns both.
+// A Send or the sender's Close gives a waiting Recv its value or ErrClosed,
+// and uses the sender handle up, which ends its WaitClosed calls with
+// ErrClosed; the receiver's Close or its receive closes the receiver, which
+// ends a Recv in flight (Close from another goroutine) and completes the
+// WaitClosed calls. So each event wakes the whole queue (notify: one load
+// when nobody waits), and nobody is woken for nothing.
 
 // oneshot is the state shared by a OneshotSender and its OneshotReceiver.
 type oneshot[T any] struct {
-	state   atomic.Uint32 // see the bit map above
-	rxReady chan struct{} // the receiver's armed channel; see oneshotRxWaiting for who may touch it
-	txq     waitQueue     // WaitClosed calls; its mu guards the list and their status
-	value   T             // written by the Send that set sent, read and cleared by the receive that clears value
+	state atomic.Uint32 // see the bit map above
+	// rx is the receiver handle's Close flag: a Recv waits on its behalf,
+	// so that a Close from another goroutine ends it (waitFor's owner).
+	rx handle
+	// q holds the waiting Recv, the armed Ready (a token waiter) and the
+	// WaitClosed calls. Its mu guards the list and their status.
+	q waitQueue
+	// rd is the receiver's Ready, made by its first call. Only the
+	// receiver's goroutine reads or writes this field; wakers reach its
+	// waiter through q's list.
+	rd    *readiness
+	value T // written by the Send that set sent, read and cleared by the receive that clears value
 }
 
 // A OneshotSender sends one value to its [OneshotReceiver]. Make the pair
 // with [Oneshot].
 //
-// Send may succeed once; every later Send fails, and so does one after the
-// receiver closed. Close says that no value will come. A OneshotSender may be
-// used by any number of goroutines at once: of concurrent Sends exactly one
-// can succeed.
+// Send may succeed once, and uses the handle up, as Close does: every later
+// Send fails, and so does one after the receiver closed. Close says that no
+// value will come. A OneshotSender may be used by any number of goroutines
+// at once: of concurrent Sends exactly one can succeed.
 //
 // There is no useful zero value: the handles of one channel come from
 // Oneshot. A OneshotSender must not be copied (use the pointer).
@@ -101,10 +105,11 @@ type OneshotSender[T any] struct {
 // A OneshotReceiver receives the one value of its [OneshotSender]. Make the
 // pair with [Oneshot].
 //
-// It is used by one goroutine at a time, as in tokio. Recv, TryRecv and
-// Ready report the value once; after that, or once the channel is closed
-// without a value, they report [ErrClosed]. Close refuses later sends; a
-// value sent before it can still be received.
+// It is used by one goroutine at a time, as in tokio, except Close and
+// IsClosed, which any goroutine may call. Recv, TryRecv and Ready report the
+// value once; after that, or once the channel is closed without a value,
+// they report [ErrClosed]. Close refuses later sends; a value sent before it
+// can still be received.
 //
 // There is no useful zero value: the handles of one channel come from
 // Oneshot. A OneshotReceiver must not be copied (use the pointer).
@@ -128,243 +133,200 @@ func Oneshot[T any]() (*OneshotSender[T], *OneshotReceiver[T]) {
 	return tx, (*OneshotReceiver[T])(tx)
 }
 
-// Send sends v to the receiver. It never waits.
+// Send sends v to the receiver and uses the sender up: later calls of Send
+// and WaitClosed return [ErrClosed], and WaitClosed calls in flight return
+// ErrClosed. It never waits.
 //
-// It returns [ErrClosed], and v is not delivered (the caller still has it),
-// if the receiver is closed, if Close was called, or if a Send was already
+// It returns ErrClosed, and v is not delivered (the caller still has it), if
+// the receiver is closed, if Close was called, or if a Send was already
 // called or is running concurrently: a oneshot carries one value. A nil
 // result means that v is in the channel: the receiver gets it with its next
 // Recv or TryRecv, even if it closes first. It does not mean that the
 // receiver will ever ask for it.
 func (s *OneshotSender[T]) Send(v T) error {
 	c := &s.c
-	// Fast path: nobody sent, nobody closed, the receiver is not parked.
-	// Claim the slot, write it, publish it: two CASes, no lock.
-	if old := c.state.Load(); old&(oneshotSent|oneshotTxClosed|oneshotRxClosed|oneshotRxWaiting) == 0 &&
+	// Fast path: nobody sent, nobody closed. Claim the slot, write it,
+	// publish it: two CASes, no lock, and a load to see whether anyone
+	// waits.
+	if old := c.state.Load(); old&(oneshotTxUsed|oneshotRxClosed) == 0 &&
 		c.state.CompareAndSwap(old, old|oneshotSent) {
 		c.value = v
-		// Publish, if the word did not change since the claim. It may have:
-		// the receiver parked or closed, a WaitClosed queued, Close was
-		// called; sendPublish sorts that out.
-		if c.state.CompareAndSwap(old|oneshotSent, old|oneshotSent|oneshotValue) {
-			return nil
+		// Publish, if the word did not change since the claim. It may
+		// have: the receiver closed, or Close was called concurrently;
+		// sendPublish sorts that out.
+		if !c.state.CompareAndSwap(old|oneshotSent, old|oneshotSent|oneshotValue) {
+			return c.sendPublish()
 		}
-		return c.sendPublish()
+		c.q.notify()
+		return nil
 	}
 	return c.sendSlow(v)
 }
 
 // sendSlow is Send when the fast path's first CAS was not tried or failed:
-// the channel is used up or closed (ErrClosed), the receiver is parked (the
-// publish must wake it), or the CAS lost a race. It is outlined so that Send
-// can be inlined.
+// the channel is used up or closed (ErrClosed), or the CAS lost a race.
 func (c *oneshot[T]) sendSlow(v T) error {
 	for {
 		old := c.state.Load()
-		if old&(oneshotSent|oneshotTxClosed|oneshotRxClosed) != 0 {
-			// Another Send claimed the slot, the sender closed, or the
-			// receiver closed: a oneshot carries one value.
+		if old&oneshotTxUsed != 0 {
+			// Another Send claimed the slot, or the sender closed: a
+			// oneshot carries one value.
 			return ErrClosed
+		}
+		if old&oneshotRxClosed != 0 {
+			// The receiver closed: the value is refused, and this Send
+			// uses the handle up all the same, as Close does (a receiver
+			// that is closed never looks at txClosed).
+			if c.state.CompareAndSwap(old, old|oneshotTxClosed) {
+				c.q.notify() // WaitClosed calls: ErrClosed now
+				return ErrClosed
+			}
+			continue
 		}
 		if c.state.CompareAndSwap(old, old|oneshotSent) {
 			break // the slot is ours
 		}
-		// The receiver armed or withdrew a channel, a WaitClosed queued, or
-		// another goroutine sent or closed: look again.
+		// The receiver closed, or another goroutine sent or closed: look
+		// again.
 	}
 	c.value = v
 	return c.sendPublish()
 }
 
-// sendPublish publishes the value just written to the claimed slot: it sets
-// value, unless the receiver closed since the claim, and wakes a parked
-// receiver.
+// sendPublish publishes the value just written to the claimed slot, unless
+// the receiver closed since the claim, and wakes the queue: a waiting Recv
+// gets the value, and WaitClosed calls see the handle used up.
 func (c *oneshot[T]) sendPublish() error {
 	for {
 		old := c.state.Load()
 		if old&oneshotRxClosed != 0 {
-			// The receiver closed (or already reported ErrClosed after our
-			// sender's Close) before the value was in: it will never look at
-			// the slot again. The value goes back to the caller; clear the
-			// slot so that it does not keep garbage alive.
+			// The receiver closed before the value was in: it will never
+			// look at the slot again. The value goes back to the caller;
+			// clear the slot so that it does not keep garbage alive. The
+			// claim used the handle up: WaitClosed calls return.
 			var zero T
 			c.value = zero
+			c.q.notify()
 			return ErrClosed
 		}
-		// Publish and, if the receiver is parked, take its channel in the
-		// same CAS: the receiver never arms again once value is set.
-		if c.state.CompareAndSwap(old, (old|oneshotValue)&^oneshotRxWaiting) {
-			if old&oneshotRxWaiting != 0 {
-				close(c.rxReady)
-			}
+		if c.state.CompareAndSwap(old, old|oneshotValue) {
+			c.q.notify()
 			return nil
 		}
-		// The receiver armed, withdrew or closed, a WaitClosed queued, or
-		// Close was called concurrently: try again.
+		// The receiver closed, or Close was called concurrently: try
+		// again.
 	}
 }
 
-// Close closes the sender: the receiver, once it has received a value sent
-// before, or at once if none was, gets [ErrClosed]. A later Send and
-// WaitClosed return ErrClosed, and so do WaitClosed calls that are waiting.
-// Close after a successful Send does not take the value back. Close is
-// idempotent.
+// Close closes the sender: the receiver, at once, gets [ErrClosed], and so
+// do later Sends and WaitClosed calls and the WaitClosed calls waiting.
+// Close after a Send does nothing: the Send used the handle up, and the
+// value stays in the channel. Close is idempotent.
 func (s *OneshotSender[T]) Close() {
 	c := &s.c
-	var old uint32
 	for {
-		old = c.state.Load()
-		if old&oneshotTxClosed != 0 {
-			return // already closed
+		old := c.state.Load()
+		if old&oneshotTxUsed != 0 {
+			return // closed, or used up by a Send
 		}
-		// Take the receiver's channel, if it is parked, in the same CAS
-		// that completes: it will not arm again.
-		if c.state.CompareAndSwap(old, (old|oneshotTxClosed)&^oneshotRxWaiting) {
+		if c.state.CompareAndSwap(old, old|oneshotTxClosed) {
 			break
 		}
-		// Raced with the receiver, a Send or a WaitClosed: look again.
+		// Raced with the receiver or a Send: look again.
 	}
-	if old&oneshotRxWaiting != 0 {
-		close(c.rxReady)
-	}
-	if old&oneshotTxWaiting != 0 {
-		c.wakeTx(wokeClosed)
-	}
+	c.q.notify()
 }
 
-// IsClosed reports whether the receiver is closed: its Close was called, or
-// it has received the value or ErrClosed. A Send would then fail.
+// IsClosed reports whether the sender is closed: Send or Close was called,
+// or the receiver is closed (its Close was called, or it has received the
+// value or ErrClosed). A Send would then fail.
 func (s *OneshotSender[T]) IsClosed() bool {
-	return s.c.state.Load()&oneshotRxClosed != 0
+	return s.c.state.Load()&(oneshotTxUsed|oneshotRxClosed) != 0
 }
 
 // WaitClosed waits until the receiver is closed: its Close was called, or it
-// received the value or ErrClosed. It returns nil then. So a goroutine that
-// computes the value can stop when nobody wants it any more, and one that
-// sent it can wait until it was taken.
+// received ErrClosed. It returns nil then. So a goroutine that computes the
+// value can stop when nobody wants it any more.
 //
 // If ctx is done first, even if the receiver is already closed, WaitClosed
-// returns ctx.Err(). It returns [ErrClosed] if this sender is closed (its
-// Close was called) when it is called, or is closed while it waits.
+// returns ctx.Err(). It returns [ErrClosed] if this sender is used up (Send
+// or Close was called) when it is called, or is used up while it waits.
 func (s *OneshotSender[T]) WaitClosed(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	switch old := s.c.state.Load(); {
-	case old&oneshotTxClosed != 0:
-		return ErrClosed // this handle is closed
-	case old&oneshotRxClosed != 0:
-		return nil
-	}
-	return s.c.waitClosedSlow(ctx)
-}
-
-// waitClosedSlow queues a WaitClosed call on txq and parks it.
-func (c *oneshot[T]) waitClosedSlow(ctx context.Context) error {
-	w := c.txq.newWaiter(bg)
-	c.txq.mu.Lock()
+	c := &s.c
 	for {
-		old := c.state.Load()
-		if old&(oneshotRxClosed|oneshotTxClosed) != 0 {
-			c.txq.mu.Unlock()
-			c.txq.putWaiter(w)
-			if old&oneshotTxClosed != 0 {
-				return ErrClosed
-			}
+		switch old := c.state.Load(); {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case old&oneshotTxUsed != 0:
+			return ErrClosed // this handle is closed
+		case old&oneshotRxClosed != 0:
 			return nil
 		}
-		// Set txWaiting before queueing, under mu: a Close of either side
-		// that comes after this CAS sees the bit and takes mu, so it finds
-		// w on the list; one that came before makes the CAS fail, and we
-		// see its bit on the next look.
-		if old&oneshotTxWaiting != 0 || c.state.CompareAndSwap(old, old|oneshotTxWaiting) {
-			break
+		// Woken: look at the word again.
+		if err := c.q.waitUntil(ctx, c.txDone); err != nil {
+			return err
 		}
 	}
-	c.txq.pushBack(w)
-	c.txq.mu.Unlock()
-	err := park(ctx, w)
-	if err != nil && c.txq.withdraw(w) {
-		// Still queued: gone now, nothing to pass on.
-		c.txq.mu.Unlock()
-		c.txq.putWaiter(w)
-		return err
-	}
-	// Woken (maybe as ctx ended: the wake-up came first).
-	closed := w.status == wokeClosed
-	c.txq.putWaiter(w)
-	if closed {
-		return ErrClosed
-	}
-	return nil
 }
 
-// wakeTx wakes every queued WaitClosed with the given status: wokeGranted
-// when the receiver closed, wokeClosed when the sender did.
-func (c *oneshot[T]) wakeTx(status uint8) {
-	c.txq.mu.Lock()
-	wake := c.txq.takeAllChain()
-	for w := wake; w != nil; w = w.next {
-		w.status = status
-	}
-	c.txq.mu.Unlock()
-	wakeAll(wake)
+// txDone reports whether a WaitClosed has something to return.
+func (c *oneshot[T]) txDone() bool {
+	return c.state.Load()&(oneshotTxUsed|oneshotRxClosed) != 0
 }
+
+// has reports whether TryRecv would report something other than ErrEmpty.
+func (c *oneshot[T]) has() bool { return c.state.Load()&oneshotHas != 0 }
 
 // Recv waits for the value and returns it.
 //
 // If ctx is done first, even if the value is already there, Recv returns
 // ctx.Err() and leaves the value where it is (a later call gets it). A value
-// that arrives at the moment ctx ends is returned. Recv returns [ErrClosed]
-// if the sender closed without sending, if the receiver closed without a
-// value sent before, or if the value was already received. After it returns
-// the value or ErrClosed, the receiver counts as closed.
+// that arrives as ctx ends is returned. Recv returns [ErrClosed] if the
+// sender closed without sending, if the receiver closed without a value
+// sent before (a Close from another goroutine ends a waiting Recv so), or if
+// the value was already received. After it returns the value or ErrClosed,
+// the receiver counts as closed.
 func (r *OneshotReceiver[T]) Recv(ctx context.Context) (T, error) {
 	c := &r.c
-	// Fast path: the value is there and nobody waits in WaitClosed: take it
-	// and close the receiver in one CAS.
-	if old := c.state.Load(); old&(oneshotValue|oneshotRxClosed|oneshotTxWaiting) == oneshotValue &&
-		ctx.Err() == nil && c.state.CompareAndSwap(old, old&^oneshotValue|oneshotRxClosed) {
+	// Fast path: the value is there: take it and close the receiver in
+	// one CAS.
+	if old := c.state.Load(); old&oneshotValue != 0 && ctx.Err() == nil &&
+		c.state.CompareAndSwap(old, old&^oneshotValue|oneshotRxClosed) {
 		v := c.value
 		var zero T
 		c.value = zero
+		c.q.notify() // WaitClosed calls: the receiver is closed
 		return v, nil
 	}
 	return c.recvSlow(ctx)
 }
 
+// oneshotSpins is how many times a Recv that found nothing yields the
+// processor, looking again, before it parks: a reply is often a few
+// scheduling rounds away (a goroutine just started to send it runs next on
+// this processor), and then Recv needs no channel and no wake-up.
+const oneshotSpins = 2
+
 // recvSlow is Recv when the fast path did not apply: ctx is done, the value
-// is not there yet, the receiver is closed, or WaitClosed calls must be
-// woken. It is outlined so that Recv can be inlined.
+// is not there yet, or the receiver is closed.
 func (c *oneshot[T]) recvSlow(ctx context.Context) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	for {
+	for spin := 0; ; spin++ {
 		if v, err := c.tryRecv(); err != ErrEmpty {
 			return v, err
 		}
-		ch := c.arm()
-		if ch == closedChan {
-			continue // the sender completed meanwhile
+		if spin < oneshotSpins {
+			runtime.Gosched()
+			continue
 		}
-		w := waiter{ready: ch}
-		err := park(ctx, &w)
-		if err == nil {
-			continue // woken: the value or a close is there
-		}
-		if c.disarm() {
-			// Still armed: we withdrew the channel and nothing changed.
+		// ErrClosed from waitFor is the receiver's Close: tryRecv reports
+		// it, or a value sent before it.
+		if err := c.q.waitFor(ctx, &c.rx, c.has); err != nil && err != ErrClosed {
 			return zero, err
 		}
-		// The sender completed as ctx ended and is closing our channel: the
-		// completion came first. A value is returned; a close is not
-		// reported, since a done ctx comes before any other error.
-		if c.state.Load()&oneshotValue != 0 {
-			return c.tryRecv()
-		}
-		return zero, err
 	}
 }
 
@@ -382,17 +344,17 @@ func (c *oneshot[T]) tryRecv() (T, error) {
 	var zero T
 	for {
 		old := c.state.Load()
-		if old&oneshotValue == 0 && old&(oneshotTxClosed|oneshotRxClosed) == 0 {
+		if old&oneshotHas == 0 {
 			return zero, ErrEmpty // nothing yet, and something may come
 		}
 		// The value, or nothing any more: either way the receiver is done
 		// and counts as closed. Taking the value clears value in the same
 		// CAS, so it is received once.
 		if !c.state.CompareAndSwap(old, old&^oneshotValue|oneshotRxClosed) {
-			continue // raced with the sender or a WaitClosed: look again
+			continue // raced with the sender: look again
 		}
-		if old&oneshotTxWaiting != 0 && old&oneshotRxClosed == 0 {
-			c.wakeTx(wokeGranted) // we just closed the receiver
+		if old&oneshotRxClosed == 0 {
+			c.q.notify() // we just closed the receiver: WaitClosed calls
 		}
 		if old&oneshotValue == 0 {
 			return zero, ErrClosed
@@ -405,28 +367,36 @@ func (c *oneshot[T]) tryRecv() (T, error) {
 
 // Close closes the receiver: later Sends fail with [ErrClosed] and the
 // sender's WaitClosed returns. A value sent before Close can still be
-// received with Recv or TryRecv; without one they return ErrClosed. If a
-// channel returned by Ready is armed, Close makes it receivable, since
-// TryRecv now reports something. Close is idempotent.
+// received with Recv or TryRecv; without one they return ErrClosed. Any
+// goroutine may call it: a Recv waiting in another goroutine returns the
+// value sent before, or ErrClosed, and a channel returned by Ready becomes
+// receivable, since TryRecv now reports something. Close is idempotent.
 func (r *OneshotReceiver[T]) Close() {
 	c := &r.c
-	var old uint32
 	for {
-		old = c.state.Load()
+		old := c.state.Load()
 		if old&oneshotRxClosed != 0 {
-			return // closed, or done receiving: nothing changes
+			break // closed, or done receiving: nothing changes
 		}
-		if c.state.CompareAndSwap(old, (old|oneshotRxClosed)&^oneshotRxWaiting) {
+		if c.state.CompareAndSwap(old, old|oneshotRxClosed) {
 			break
 		}
-		// Raced with the sender or a WaitClosed: look again.
+		// Raced with the sender: look again.
 	}
-	if old&oneshotRxWaiting != 0 {
-		close(c.rxReady)
-	}
-	if old&oneshotTxWaiting != 0 {
-		c.wakeTx(wokeGranted)
-	}
+	// The word first, then the handle's flag: a Recv that waitFor ends
+	// because of the flag finds the receiver closed in the word.
+	c.rx.close()
+	// One wake-up of the whole queue ends them all: a Recv in flight (its
+	// tryRecv reports ErrClosed, or the value sent before), a Ready and
+	// the WaitClosed calls each find the receiver closed in the word.
+	c.q.notify()
+}
+
+// IsClosed reports whether the receiver is closed: its Close was called, the
+// sender is used up (Close or Send was called: a value sent may still wait
+// for TryRecv), or the value was received.
+func (r *OneshotReceiver[T]) IsClosed() bool {
+	return r.c.state.Load()&(oneshotTxUsed|oneshotRxClosed) != 0
 }
 
 // Ready returns a channel that becomes receivable once TryRecv would return
@@ -440,66 +410,21 @@ func (r *OneshotReceiver[T]) Close() {
 //	}
 //
 // Receive from the channel at most once and call Ready again before the next
-// select: each call re-arms, and the channel of an earlier call may never
-// become receivable. If something is there already the channel is receivable
-// at once; otherwise the Send or Close that comes later makes it so. Ready
-// allocates nothing when something is there; otherwise it makes one channel,
-// as every wait in gate does.
+// select: each call re-arms. If something is there already the channel is
+// receivable at once; otherwise the Send or Close (of either side) that
+// comes later makes it so. Ready allocates only on its first call that has
+// to arm: the receiver keeps that channel for its later calls.
 //
 // Under [testing/synctest], that channel belongs to the bubble of the
-// goroutine that called Ready, and the Send or Close that makes it receivable
-// closes it. A Ready channel left armed when its bubble ends (the select took
-// another case) must not be closed from outside: before the bubble ends,
-// receive the value, close the receiver, or call Ready again from the next
-// user (a new call drops the earlier channel without closing it).
+// goroutine whose Ready call made it: use Ready on a receiver in one bubble
+// only.
 func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	c := &r.c
-	if c.state.Load()&(oneshotComplete|oneshotRxClosed) != 0 {
+	if c.has() {
 		return closedChan
 	}
-	return c.arm()
-}
-
-// arm registers a new channel for the receiver's next wait and returns it,
-// or returns closedChan if the sender completed or the receiver is
-// closed. The channel is made here, by the receiving goroutine, for this one
-// wait; a channel armed before is withdrawn (it may never be closed).
-func (c *oneshot[T]) arm() chan struct{} {
-	ch := make(chan struct{})
-	for {
-		old := c.state.Load()
-		if old&(oneshotComplete|oneshotRxClosed) != 0 {
-			return closedChan
-		}
-		if old&oneshotRxWaiting != 0 {
-			// An earlier Ready's channel is armed: withdraw it first, so
-			// that no sender reads rxReady while we replace it. If the CAS
-			// fails, the sender may have completed: look again.
-			c.state.CompareAndSwap(old, old&^oneshotRxWaiting)
-			continue
-		}
-		// Nobody reads rxReady while rxWaiting is clear: a sender reads it
-		// only after the CAS that clears the bit.
-		c.rxReady = ch
-		if c.state.CompareAndSwap(old, old|oneshotRxWaiting) {
-			return ch
-		}
-		// The sender completed, or a WaitClosed queued: look again.
+	if c.rd == nil {
+		c.rd = new(readiness)
 	}
-}
-
-// disarm withdraws the armed channel after a wait whose ctx ended and
-// reports whether it did. False means that a sender (or Close) cleared the
-// bit first: it completed and closes, or has closed, the channel.
-func (c *oneshot[T]) disarm() bool {
-	for {
-		old := c.state.Load()
-		if old&oneshotRxWaiting == 0 {
-			return false
-		}
-		if c.state.CompareAndSwap(old, old&^oneshotRxWaiting) {
-			return true
-		}
-		// A WaitClosed queued, or the sender completed: look again.
-	}
+	return c.rd.arm(&c.q, c.has)
 }

@@ -349,7 +349,7 @@ func TestOneshotReceiverTerminatedAndEmpty(t *testing.T) {
 		if !gate.OneshotHasValue(rx) {
 			t.Fatalf("holds no value after Send")
 		}
-		if tx.IsClosed() {
+		if gate.OneshotTerminated(rx) {
 			t.Fatalf("receiver closed before it read the value")
 		}
 		if v, err := rx.Recv(t.Context()); v != 17 || err != nil {
@@ -358,7 +358,7 @@ func TestOneshotReceiverTerminatedAndEmpty(t *testing.T) {
 		if gate.OneshotHasValue(rx) {
 			t.Fatalf("holds a value after it was read")
 		}
-		if !tx.IsClosed() {
+		if !gate.OneshotTerminated(rx) {
 			t.Fatalf("receiver not closed (terminated) after it read the value")
 		}
 		tryRecvIs(t, rx, 0, gate.ErrClosed)
@@ -366,16 +366,16 @@ func TestOneshotReceiverTerminatedAndEmpty(t *testing.T) {
 	t.Run("try_recv", func(t *testing.T) {
 		tx, rx := gate.Oneshot[int]()
 		tryRecvIs(t, rx, 0, gate.ErrEmpty)
-		if tx.IsClosed() {
+		if gate.OneshotTerminated(rx) {
 			t.Fatalf("ErrEmpty terminated the receiver")
 		}
 		if err := tx.Send(17); err != nil {
 			t.Fatalf("Send = %v", err)
 		}
 		tryRecvIs(t, rx, 17, nil)
-		if gate.OneshotHasValue(rx) || !tx.IsClosed() {
+		if gate.OneshotHasValue(rx) || !gate.OneshotTerminated(rx) {
 			t.Fatalf("after TryRecv: value held %v, terminated %v; want false, true",
-				gate.OneshotHasValue(rx), tx.IsClosed())
+				gate.OneshotHasValue(rx), gate.OneshotTerminated(rx))
 		}
 	})
 	t.Run("tx_close", func(t *testing.T) {
@@ -384,13 +384,13 @@ func TestOneshotReceiverTerminatedAndEmpty(t *testing.T) {
 		if gate.OneshotHasValue(rx) {
 			t.Fatalf("holds a value after the sender closed without one")
 		}
-		if tx.IsClosed() {
+		if gate.OneshotTerminated(rx) {
 			t.Fatalf("receiver terminated before it saw the close")
 		}
 		if _, err := rx.Recv(t.Context()); err != gate.ErrClosed {
 			t.Fatalf("Recv = %v, want ErrClosed", err)
 		}
-		if !tx.IsClosed() {
+		if !gate.OneshotTerminated(rx) {
 			t.Fatalf("receiver not terminated after it reported ErrClosed")
 		}
 	})
@@ -472,7 +472,7 @@ func TestOneshotRecvDoneCtx(t *testing.T) {
 	if _, err := rx.Recv(ctx); err != context.Canceled {
 		t.Fatalf("Recv with a done ctx = %v, want context.Canceled", err)
 	}
-	if tx.IsClosed() || !gate.OneshotHasValue(rx) {
+	if gate.OneshotTerminated(rx) || !gate.OneshotHasValue(rx) {
 		t.Fatalf("a Recv with a done ctx had an effect")
 	}
 	if v, err := rx.Recv(t.Context()); v != 7 || err != nil {
@@ -519,7 +519,7 @@ func TestOneshotRecvCancelWhileWaiting(t *testing.T) {
 		if d := time.Since(start); d != time.Hour {
 			t.Fatalf("Recv gave up after %v, want 1h", d)
 		}
-		if gate.OneshotRecvArmed(rx) || tx.IsClosed() {
+		if gate.OneshotRecvArmed(rx) || tx.IsClosed() || rx.IsClosed() {
 			t.Fatalf("a cancelled Recv had an effect (armed %v, closed %v)", gate.OneshotRecvArmed(rx), tx.IsClosed())
 		}
 		if err := tx.Send(3); err != nil {
@@ -529,49 +529,148 @@ func TestOneshotRecvCancelWhileWaiting(t *testing.T) {
 	})
 }
 
-// WaitClosed: after a Send it waits until the value is received (the
-// receiver then counts as closed); the sender's own Close fails waiting and
-// later calls with ErrClosed; every queued call is woken.
+// WaitClosed waits until the receiver closes (every queued call is woken
+// with nil). Send uses the sender up, as Close does (API.md): it ends the
+// WaitClosed calls in flight with ErrClosed, and a later one returns
+// ErrClosed at once; so does the sender's Close. (WaitClosed used to wait,
+// after a Send, until the value was received: API.md changed the rule.)
 func TestOneshotWaitClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tx, rx := gate.Oneshot[int]()
-		if err := tx.Send(1); err != nil {
-			t.Fatalf("Send = %v", err)
+		start := func(tx *gate.OneshotSender[int]) []*async[struct{}] {
+			var as []*async[struct{}]
+			for range 3 {
+				as = append(as, goWaitClosed(t.Context(), tx))
+			}
+			synctest.Wait()
+			for _, a := range as {
+				a.pending(t)
+			}
+			if n := gate.OneshotCloseWaiters(tx); n != 3 {
+				t.Fatalf("%d WaitClosed calls queued, want 3", n)
+			}
+			return as
 		}
-		var as []*async[struct{}]
-		for range 3 {
-			as = append(as, goWaitClosed(t.Context(), tx))
-		}
-		synctest.Wait()
-		for _, a := range as {
-			a.pending(t)
-		}
-		if n := gate.OneshotCloseWaiters(tx); n != 3 {
-			t.Fatalf("%d WaitClosed calls queued, want 3", n)
-		}
-		if v, err := rx.Recv(t.Context()); v != 1 || err != nil {
-			t.Fatalf("Recv = %d, %v", v, err)
-		}
-		synctest.Wait()
-		for _, a := range as {
-			a.ok(t)
-		}
-
-		tx, _ = gate.Oneshot[int]()
-		as = as[:0]
-		for range 3 {
-			as = append(as, goWaitClosed(t.Context(), tx))
-		}
-		synctest.Wait()
-		tx.Close()
-		synctest.Wait()
-		for _, a := range as {
-			a.failed(t, gate.ErrClosed)
-		}
-		if err := tx.WaitClosed(t.Context()); err != gate.ErrClosed {
-			t.Fatalf("WaitClosed after the sender's Close = %v, want ErrClosed", err)
+		for _, tc := range []struct {
+			name string
+			act  func(tx *gate.OneshotSender[int], rx *gate.OneshotReceiver[int])
+			want error
+		}{
+			{"rx close", func(_ *gate.OneshotSender[int], rx *gate.OneshotReceiver[int]) { rx.Close() }, nil},
+			{"send", func(tx *gate.OneshotSender[int], _ *gate.OneshotReceiver[int]) { _ = tx.Send(1) }, gate.ErrClosed},
+			{"tx close", func(tx *gate.OneshotSender[int], _ *gate.OneshotReceiver[int]) { tx.Close() }, gate.ErrClosed},
+		} {
+			tx, rx := gate.Oneshot[int]()
+			as := start(tx)
+			tc.act(tx, rx)
+			synctest.Wait()
+			for _, a := range as {
+				if _, err := a.returned(t); err != tc.want {
+					t.Fatalf("%s: WaitClosed = %v, want %v", tc.name, err, tc.want)
+				}
+			}
+			if err := tx.WaitClosed(t.Context()); err != tc.want {
+				t.Fatalf("%s: a later WaitClosed = %v, want %v", tc.name, err, tc.want)
+			}
 		}
 	})
+}
+
+// IsClosed has one meaning on both handles (API.md, Handles and Close): the
+// handle was closed, or the other side is. The sender is closed by its Send
+// or Close, or by the receiver's; the receiver by its Close or by receiving
+// the value, or by the sender's Send (the value may still wait for TryRecv,
+// as buffered values do on a closed mpsc) or Close. A TryRecv that finds
+// nothing and a Recv that gives up close nothing.
+func TestOneshotIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type pair struct {
+			tx *gate.OneshotSender[int]
+			rx *gate.OneshotReceiver[int]
+		}
+		want := func(what string, p pair, closed bool) {
+			t.Helper()
+			if tx, rx := p.tx.IsClosed(), p.rx.IsClosed(); tx != closed || rx != closed {
+				t.Fatalf("%s: sender IsClosed %v, receiver IsClosed %v; want %v", what, tx, rx, closed)
+			}
+		}
+		for _, tc := range []struct {
+			name  string
+			act   func(p pair)
+			value bool // a value is still there to receive
+		}{
+			{"send", func(p pair) { _ = p.tx.Send(1) }, true},
+			{"tx close", func(p pair) { p.tx.Close() }, false},
+			{"rx close", func(p pair) { p.rx.Close() }, false},
+			{"send, rx close", func(p pair) { _ = p.tx.Send(1); p.rx.Close() }, true},
+			{"send, recv", func(p pair) { _ = p.tx.Send(1); _, _ = p.rx.Recv(t.Context()) }, false},
+			{"rx close from another goroutine", func(p pair) { go p.rx.Close(); synctest.Wait() }, false},
+		} {
+			tx, rx := gate.Oneshot[int]()
+			p := pair{tx, rx}
+			want(tc.name+": new", p, false)
+			tryRecvIs(t, rx, 0, gate.ErrEmpty)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			if _, err := rx.Recv(ctx); err != context.DeadlineExceeded {
+				t.Fatalf("%s: Recv = %v, want DeadlineExceeded", tc.name, err)
+			}
+			cancel()
+			want(tc.name+": after ErrEmpty and a Recv that gave up", p, false)
+			tc.act(p)
+			want(tc.name, p, true)
+			if tc.value {
+				tryRecvIs(t, rx, 1, nil)
+				want(tc.name+": value received", p, true)
+			}
+			tryRecvIs(t, rx, 0, gate.ErrClosed)
+		}
+	})
+}
+
+// A Close of the receiver from another goroutine ends a Recv that waits:
+// with ErrClosed, or with the value if one was sent before the Close (API.md,
+// Handles and Close); an armed Ready becomes receivable. Run under -race.
+func TestOneshotReceiverCloseEndsRecv(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Oneshot[int]()
+		a := goRecv(t.Context(), rx)
+		synctest.Wait()
+		a.pending(t)
+		go rx.Close()
+		synctest.Wait()
+		a.failed(t, gate.ErrClosed)
+		if err := tx.Send(1); err != gate.ErrClosed {
+			t.Fatalf("Send after the receiver's Close = %v, want ErrClosed", err)
+		}
+
+		_, rx = gate.Oneshot[int]()
+		ready := rx.Ready()
+		go rx.Close()
+		synctest.Wait()
+		if !isReady(ready) {
+			t.Fatal("Ready not receivable after a Close from another goroutine")
+		}
+		tryRecvIs(t, rx, 0, gate.ErrClosed)
+	})
+	// The race itself, on real goroutines: a Send, the receiver's Close
+	// and a waiting Recv. A Send that returned nil is received exactly
+	// once, by the Recv or by a TryRecv after it; one that failed
+	// delivered nothing.
+	watchdog(t)
+	for i := range loomRounds(1000) {
+		tx, rx := gate.Oneshot[int]()
+		sent := make(chan error, 1)
+		go func() { sent <- tx.Send(i) }()
+		go rx.Close()
+		v, err := rx.Recv(context.Background())
+		serr := <-sent
+		switch {
+		case err == nil && serr == nil && v == i:
+		case err == gate.ErrClosed && serr == gate.ErrClosed:
+		default:
+			t.Fatalf("Recv = %d, %v with Send = %v", v, err, serr)
+		}
+		tryRecvIs(t, rx, 0, gate.ErrClosed)
+	}
 }
 
 // Ready is receivable at once, without allocating, when TryRecv would report
@@ -708,23 +807,27 @@ func TestOneshotReleasesValue(t *testing.T) {
 
 // A oneshot made outside any bubble (here, before the first bubble starts;
 // a package-level variable would be used up by the first run of go test
-// -count=N) works in one bubble after another when each bubble calls Ready
-// again before anything is sent: the new call drops the channel armed (and
-// abandoned) in the earlier bubble, so no send from outside that bubble ever
-// closes it (the runtime would kill the process).
+// -count=N) works in one bubble after another: a Recv that gave up in one
+// bubble leaves nothing that the next one uses. Ready's channel is kept by
+// the receiver (the core's readiness), so it belongs to the bubble of the
+// first Ready that armed it: here, the last bubble.
 func TestOneshotAcrossBubbles(t *testing.T) {
 	packageOneshotTx, packageOneshotRx := gate.Oneshot[int]()
-	synctest.Test(t, func(t *testing.T) {
-		if isReady(packageOneshotRx.Ready()) { // armed here, then abandoned
-			t.Fatalf("Ready receivable before Send")
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		if _, err := packageOneshotRx.Recv(ctx); err != context.DeadlineExceeded {
-			t.Fatalf("Recv = %v, want DeadlineExceeded", err)
-		}
-		_ = packageOneshotRx.Ready() // armed again and left armed
-	})
+	for range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			for what, wait := range map[string]func(context.Context) error{
+				"Recv":       func(ctx context.Context) error { _, err := packageOneshotRx.Recv(ctx); return err },
+				"WaitClosed": packageOneshotTx.WaitClosed,
+			} {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				err := wait(ctx)
+				cancel()
+				if err != context.DeadlineExceeded {
+					t.Fatalf("%s = %v, want DeadlineExceeded", what, err)
+				}
+			}
+		})
+	}
 	synctest.Test(t, func(t *testing.T) {
 		ready := packageOneshotRx.Ready()
 		go func() { _ = packageOneshotTx.Send(4) }()
@@ -732,8 +835,8 @@ func TestOneshotAcrossBubbles(t *testing.T) {
 		<-ready
 		tryRecvIs(t, packageOneshotRx, 4, nil)
 	})
-	if !packageOneshotTx.IsClosed() {
-		t.Fatalf("receiver not closed after it took the value")
+	if !packageOneshotTx.IsClosed() || !packageOneshotRx.IsClosed() {
+		t.Fatalf("handles not closed after the value was sent and taken")
 	}
 }
 
@@ -909,7 +1012,8 @@ type oneshotModel struct {
 	sent     bool // a Send succeeded
 	value    int  // the value held, if has
 	has      bool // a value is held, not yet received
-	txClosed bool
+	txUsed   bool // Send or Close was called: the sender handle is used up
+	txClosed bool // the sender was used up without a value
 	rxClosed bool // Close called, or the value or ErrClosed reported
 
 	recv       int            // id of the pending Recv, or 0
@@ -957,7 +1061,8 @@ func (m *oneshotModel) readyExpected() bool { return m.has || m.txClosed || m.rx
 
 type oneshotObs struct {
 	Done     map[int]string
-	IsClosed bool
+	IsClosed bool // both handles: they have one meaning
+	Terminal bool // the receiver has nothing left but a value sent before its Close
 	HasValue bool
 	Armed    bool
 	Ready    bool // the last Ready is receivable (false if not valid)
@@ -966,7 +1071,8 @@ type oneshotObs struct {
 func (m *oneshotModel) obs() oneshotObs {
 	return oneshotObs{
 		Done:     maps.Clone(m.done),
-		IsClosed: m.rxClosed,
+		IsClosed: m.txUsed || m.rxClosed,
+		Terminal: m.rxClosed,
 		HasValue: m.has,
 		Armed:    m.recv != 0 || m.readyValid && !m.readyExpected(),
 		Ready:    m.readyValid && m.readyExpected(),
@@ -1034,11 +1140,14 @@ func (om *oneshotMachine) send(rt *rapid.T) {
 	v := rapid.IntRange(1, 100).Draw(rt, "v")
 	err := om.tx.Send(v)
 	want := "closed"
-	if !om.m.sent && !om.m.txClosed && !om.m.rxClosed {
+	if !om.m.txUsed && !om.m.rxClosed {
 		want = "nil"
 		om.m.sent, om.m.has, om.m.value = true, true, v
-		om.m.completed()
+	} else if !om.m.txUsed {
+		om.m.txClosed = true // refused by a closed receiver
 	}
+	om.m.useTx()
+	om.m.completed()
 	if got := map[bool]string{true: "nil", false: oneshotResult(0, err)}[err == nil]; got != want {
 		rt.Fatalf("Send = %s, want %s", got, want)
 	}
@@ -1046,14 +1155,21 @@ func (om *oneshotMachine) send(rt *rapid.T) {
 
 func (om *oneshotMachine) txClose(rt *rapid.T) {
 	om.tx.Close()
-	if !om.m.txClosed {
+	if !om.m.txUsed {
 		om.m.txClosed = true
-		for id := range om.m.waits {
-			om.m.done[id] = "closed"
-		}
-		clear(om.m.waits)
+		om.m.useTx()
 		om.m.completed()
 	}
+}
+
+// useTx marks the sender handle used up (Send, Close): its WaitClosed calls
+// end with ErrClosed.
+func (m *oneshotModel) useTx() {
+	m.txUsed = true
+	for id := range m.waits {
+		m.done[id] = "closed"
+	}
+	clear(m.waits)
 }
 
 // receiverFree skips receiver actions while a Recv runs: a receiver is used
@@ -1090,8 +1206,7 @@ func (om *oneshotMachine) recv(rt *rapid.T) {
 		om.m.done[id] = r
 		return
 	}
-	om.m.recv = id
-	om.m.readyValid = false // the Recv armed a channel of its own
+	om.m.recv = id // an armed Ready stays armed beside it
 }
 
 // cancelledAtStart models a call whose ctx was done when it started: it
@@ -1131,7 +1246,7 @@ func (om *oneshotMachine) waitClosed(rt *rapid.T) {
 	})
 	switch {
 	case om.cancelledAtStart(id):
-	case om.m.txClosed:
+	case om.m.txUsed:
 		om.m.done[id] = "closed"
 	case om.m.rxClosed:
 		om.m.done[id] = "nil"
@@ -1161,15 +1276,23 @@ func (om *oneshotMachine) check(rt *rapid.T) {
 		default:
 		}
 	}
+	if om.tx.IsClosed() != om.rx.IsClosed() {
+		rt.Fatalf("sender IsClosed %v, receiver IsClosed %v: one meaning on both", om.tx.IsClosed(), om.rx.IsClosed())
+	}
 	got := oneshotObs{
 		Done:     maps.Clone(om.done),
 		IsClosed: om.tx.IsClosed(),
+		Terminal: gate.OneshotTerminated(om.rx),
 		HasValue: gate.OneshotHasValue(om.rx),
 		Armed:    gate.OneshotRecvArmed(om.rx),
 		Ready:    om.m.readyValid && isReady(om.readyCh),
 	}
 	if diff := cmp.Diff(om.m.obs(), got); diff != "" {
 		rt.Fatalf("model (-) vs oneshot (+):\n%s", diff)
+	}
+	if got.Ready {
+		// Received from once: the next select needs a new Ready call.
+		om.m.readyValid = false
 	}
 }
 

@@ -3,15 +3,12 @@ package gate
 // Test-only access to Notify and Barrier, for tests in package gate_test that
 // must know a goroutine is queued or parked before they act.
 
-// NotifyQueueLen returns how many waiters n has: goroutines in Wait (the lone
-// waiter included) and enabled Notifieds not yet notified.
+// NotifyQueueLen returns how many waiters n has: goroutines in Wait and
+// enabled Notifieds not yet notified.
 func NotifyQueueLen(n *Notify) int {
 	n.q.mu.Lock()
 	defer n.q.mu.Unlock()
 	k := 0
-	if n.state.Load()&notifyLone != 0 {
-		k++
-	}
 	for w := n.q.head; w != nil; w = w.next {
 		k++
 	}
@@ -27,7 +24,7 @@ func NotifyHasPermit(n *Notify) bool {
 // stored; 3 would break the invariant) and its NotifyWaiters generation.
 func NotifyState(n *Notify) (state int, gen uint64) {
 	s := n.state.Load()
-	if s&notifyBusy != 0 {
+	if s&notifyWaiting != 0 {
 		state = 1
 	}
 	if s&notifyNotified != 0 {
@@ -38,7 +35,7 @@ func NotifyState(n *Notify) (state int, gen uint64) {
 
 // BarrierArrived returns how many goroutines wait in b's current generation.
 func BarrierArrived(b *Barrier) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.arrived
+	b.q.mu.Lock()
+	defer b.q.mu.Unlock()
+	return int(b.q.waiting.Load())
 }

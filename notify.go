@@ -2,7 +2,7 @@ package gate
 
 import (
 	"context"
-	"sync"
+	"runtime"
 	"sync/atomic"
 )
 
@@ -15,7 +15,8 @@ import (
 // wakes the goroutine that started waiting last. [Notify.NotifyWaiters] wakes
 // every goroutine that waits and completes every [Notified] created before the
 // call, waited on yet or not; it stores no permit and leaves a stored one in
-// place.
+// place. A waiter whose ctx has ended is never chosen: the notification goes
+// to the next one.
 //
 // A goroutine that checks a condition and then waits for it to change must
 // create its [Notified] before it checks, so that a NotifyWaiters that comes in
@@ -47,103 +48,80 @@ type Notify struct {
 	// state is the word described by the bit map above notifyWaiting.
 	state atomic.Uint64
 
-	// q's mu guards the list, loneSeq, condW, the fields of every queued
-	// waiter, and every change of state while anyone waits.
+	// q is the FIFO list of waiters: goroutines in Wait, and enabled
+	// Notifieds. Its mu guards the list, the fields of every queued waiter
+	// and every change of state while anyone waits. Every wait parks on a
+	// channel of its own through the core (park), so wake-ups follow the
+	// list's order, never the runtime's.
 	q waitQueue
-
-	// loneSeq counts the wake-ups of the lone waiter (see notifyLone): the
-	// lone waiter parks on lone until it changes. Guarded by mu.
-	loneSeq uint64
-
-	// lone parks the lone waiter: a Notify.Wait whose ctx can never end
-	// (its Done channel is nil) and that found nobody waiting. It is off
-	// the list and touches no waiter struct, so the common case of one
-	// goroutine waiting with context.Background touches two cache lines of
-	// the Notify and allocates nothing. A sync.Cond belongs to no synctest
-	// bubble and a goroutine in Cond.Wait is durably blocked, so this park
-	// works in one bubble after another, like a channel made for the wait.
-	// Its L is &q.mu, set under mu by the first goroutine that waits on it
-	// (the zero Notify must work) and never written again: a waking
-	// goroutine reads it without mu to relock mu.
-	lone sync.Cond
-
-	// cond parks condW, one queued waiter whose ctx can never end, which so
-	// needs no channel either; it is taken by the first such waiter while
-	// cond is free. Its L is set like lone's. Every other waiter parks on a
-	// channel of its own, so a notification never wakes more than the
-	// goroutine it chose.
-	cond  sync.Cond
-	condW *waiter
 }
 
 // State word of a Notify, after tokio's notify.rs.
 //
 // Bits (high to low):
 //
-//	63 ................... 3 | 2    | 1        | 0
-//	NotifyWaiters generation | lone | notified | waiting
+//	63 ................... 2 | 1        | 0
+//	NotifyWaiters generation | notified | waiting
 //
-// waiting: the list is non-empty. notified: the permit is stored. lone: the
-// lone waiter waits on n.lone, off the list; it is older than every waiter on
-// the list (it parks only when nobody waits, and everyone after it joins the
-// list). notified is never set together with waiting or lone: NotifyOne gives
-// the permit to a waiter when there is one.
+// waiting: the list is non-empty. notified: the permit is stored. notified
+// is never set together with waiting: NotifyOne gives the permit to a waiter
+// when there is one.
 //
 // The generation counts the calls of NotifyWaiters; a Notified records it
 // when it is created, and one that finds it changed has been completed by
 // such a call, without taking the stored permit.
 //
 // Who changes what:
-//   - while nobody waits (waiting and lone clear), setting notified
-//     (NotifyOne, NotifyLast), clearing it (a Wait that takes the permit)
-//     and a generation change (NotifyWaiters) are lock-free CASes;
-//   - waiting and lone are set and cleared under mu only, and while either
-//     is set only holders of mu change the word (the lock-free paths step
-//     aside), so a holder of mu may change it with a plain store. A waiter
-//     about to wait sets waiting or lone with a CAS of the whole word, so it
-//     sees a permit or a new generation that a lock-free CAS made first.
+//   - while nobody waits (waiting clear), setting notified (NotifyOne,
+//     NotifyLast), clearing it (a Wait that takes the permit) and a
+//     generation change (NotifyWaiters) are lock-free CASes;
+//   - waiting is set and cleared under mu only, and while it is set only
+//     holders of mu change the word (the lock-free paths step aside), so a
+//     holder of mu may change it with a plain store. A waiter about to wait
+//     sets waiting with a CAS of the whole word, so it sees a permit or a
+//     new generation that a lock-free CAS made first.
 //
-// Invariant (under mu): waiting ⇔ the list is non-empty; lone ⇔ a
-// goroutine waits on n.lone and has not been taken.
+// Invariant (under mu): waiting ⇔ the list is non-empty.
 const (
-	notifyWaiting  = 1 << iota                  // the list is non-empty
-	notifyNotified                              // the permit is stored
-	notifyLone                                  // the lone waiter waits
-	notifyGenShift = iota                       // shift of the generation
-	notifyGenOne   = 1 << notifyGenShift        // one NotifyWaiters call
-	notifyBusy     = notifyWaiting | notifyLone // somebody waits
+	notifyWaiting  = 1 << iota           // the list is non-empty
+	notifyNotified                       // the permit is stored
+	notifyGenShift = iota                // shift of the generation
+	notifyGenOne   = 1 << notifyGenShift // one NotifyWaiters call
 )
 
 // Values of waiter.status for a waiter of a Notify taken off the list by a
 // notification: which kind it was, so that a Notified that is cancelled
 // before it has observed a NotifyOne or NotifyLast can pass it on with the
-// same strategy. A NotifyWaiters notification is not passed on.
+// same strategy. A NotifyWaiters notification is not passed on. A waiter that
+// a notification found cancelled (waiter.cancelled) is taken off with
+// wokeCancelled instead and the notification goes to the next.
 const (
 	notifiedByOne  = wokeOwner + iota // NotifyOne: next goes to the oldest waiter
 	notifiedByLast                    // NotifyLast: next goes to the newest waiter
 	notifiedByAll                     // NotifyWaiters
 )
 
-// NotifyOne wakes the goroutine that has waited longest. If none waits, it
-// stores the permit, so that the next [Notify.Wait] (or [Notified.Enable])
-// returns at once; at most one permit is stored.
+// NotifyOne wakes the goroutine that has waited longest, skipping waiters
+// whose ctx has ended. If none waits, it stores the permit, so that the next
+// [Notify.Wait] (or [Notified.Enable]) returns at once; at most one permit is
+// stored.
 //
-// NotifyOne, NotifyLast and NotifyWaiters are not inlined (with Go 1.26 each
-// costs 90, over the budget of 80, the call of the slow path alone 57), but
-// with nobody waiting each is a load and a CAS.
+// With nobody waiting, NotifyOne, NotifyLast and NotifyWaiters are a load
+// and a CAS each.
 func (n *Notify) NotifyOne() {
 	// Fast path: nobody waits, store the permit. The CAS is made even when
 	// the permit is already stored, so that what this call follows is
 	// published to the Wait that takes the permit.
-	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
+	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
 		n.notifySlow(notifiedByOne)
 	}
 }
 
-// NotifyLast wakes the goroutine that started waiting last. If none waits, it
-// stores the permit, as [Notify.NotifyOne] does.
+// NotifyLast wakes the goroutine that started waiting last, skipping waiters
+// whose ctx has ended. If none waits, it stores the permit, as
+// [Notify.NotifyOne] does.
 func (n *Notify) NotifyLast() {
-	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
+	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s|notifyNotified) {
 		n.notifySlow(notifiedByLast)
 	}
 }
@@ -153,7 +131,7 @@ func (n *Notify) NotifyLast() {
 func (n *Notify) notifySlow(kind uint8) {
 	for {
 		s := n.state.Load()
-		if s&notifyBusy != 0 {
+		if s&notifyWaiting != 0 {
 			break
 		}
 		// Lost a race with a Wait taking the permit or a NotifyWaiters.
@@ -161,99 +139,64 @@ func (n *Notify) notifySlow(kind uint8) {
 			return
 		}
 	}
+	var l wakeList
 	n.q.mu.Lock()
-	wk := n.notifyLocked(kind)
+	n.notifyLocked(&l, kind)
 	n.q.mu.Unlock()
-	wk.wake(n)
-}
-
-// A notifyWake says how to wake the waiters a notification took, once mu is
-// unlocked: close ready (a chain of them for NotifyWaiters, through next),
-// signal cond, signal lone. It is empty for a waiter that joined the list
-// through Enable and has not parked yet: its Wait will find it off the list.
-// No waiter is touched once mu is unlocked but to close its channel, so that
-// a woken goroutine may reuse its waiter as soon as it sees its status.
-type notifyWake struct {
-	ready      chan struct{}
-	chain      *waiter
-	cond, lone bool
-}
-
-func (wk notifyWake) wake(n *Notify) {
-	if wk.ready != nil {
-		close(wk.ready)
-	}
-	wakeAll(wk.chain)
-	// Each of cond and lone parks at most one goroutine, and a new one may
-	// park only after the last one was taken: the goroutines that took
-	// tickets in Cond.Wait were taken in ticket order, one Signal each, so
-	// Signal wakes the oldest ticket not yet woken, which belongs to the
-	// waiter taken or to one taken before it (whose own Signal then wakes
-	// this one). Either way every taken waiter is woken once.
-	if wk.cond {
-		n.cond.Signal()
-	}
-	if wk.lone {
-		n.lone.Signal()
-	}
+	l.wake()
 }
 
 // notifyLocked delivers one notification of kind notifiedByOne or
-// notifiedByLast: to the oldest or newest waiter, or, with nobody waiting, as
-// the stored permit. mu must be held.
-func (n *Notify) notifyLocked(kind uint8) notifyWake {
+// notifiedByLast: to the oldest or newest waiter whose ctx has not ended,
+// or, with none, as the stored permit. The waiters it takes off the list
+// (the one notified, and the cancelled ones it skipped, with wokeCancelled)
+// are added to l, to be woken after mu is unlocked. mu must be held.
+func (n *Notify) notifyLocked(l *wakeList, kind uint8) {
 	for {
-		s := n.state.Load()
-		if s&notifyBusy == 0 {
-			// Nobody waits (and, mu being held, nobody can start to):
-			// store the permit. Lock-free CASes (a Wait taking the permit,
-			// a NotifyOne, a NotifyWaiters) may race with ours: retry.
-			if n.state.CompareAndSwap(s, s|notifyNotified) {
-				return notifyWake{}
-			}
-			continue
-		}
-		if s&notifyLone != 0 && (kind == notifiedByOne || s&notifyWaiting == 0) {
-			// The lone waiter is the oldest, and the newest when the
-			// list is empty.
-			n.state.Store(s &^ notifyLone)
-			n.loneSeq++
-			return notifyWake{lone: true}
-		}
 		var w *waiter
 		if kind == notifiedByLast {
 			w = n.q.popBack()
 		} else {
 			w = n.q.popFront()
 		}
-		if n.q.empty() {
-			n.state.Store(s &^ notifyWaiting)
+		if w == nil {
+			break
 		}
-		return n.takeLocked(w, kind)
+		if w.cancelled() {
+			// Its ctx ended before this notification: it must not swallow
+			// it. It returns ctx.Err(); the next one is tried.
+			w.status = wokeCancelled
+			l.add(w)
+			continue
+		}
+		w.status = kind
+		l.add(w)
+		n.leftLocked()
+		return
 	}
-}
-
-// takeLocked records that w, just taken off the list, was notified with kind
-// and returns how to wake it. mu must be held.
-func (n *Notify) takeLocked(w *waiter, kind uint8) notifyWake {
-	w.status = kind
-	if w == n.condW {
-		n.condW = nil
-		return notifyWake{cond: true}
+	// Nobody waits (and, mu being held, nobody can start to): store the
+	// permit. Lock-free CASes (a Wait taking the permit, a NotifyOne, a
+	// NotifyWaiters) may race with ours once waiting is clear: retry.
+	for {
+		s := n.state.Load()
+		if n.state.CompareAndSwap(s, s&^notifyWaiting|notifyNotified) {
+			return
+		}
 	}
-	return notifyWake{ready: w.ready}
 }
 
 // NotifyWaiters wakes every goroutine that waits and completes every
 // [Notified] created before the call, whether it has been waited on or
-// enabled yet or not: their Wait returns nil. It stores no permit and leaves
-// a stored one in place. A Notified created after the call, or a Wait that
-// starts after it, is not affected.
+// enabled yet or not: their Wait returns nil (a waiter whose ctx had ended
+// before the call returns ctx.Err()). It stores no permit and leaves a
+// stored one in place. A Notified created after the call, or a Wait that
+// starts after it, is not affected. It costs one wake-up per waiter and
+// allocates nothing.
 func (n *Notify) NotifyWaiters() {
 	// Fast path: nobody waits, so only the generation changes; a stored
 	// permit stays. A waiter about to wait fails its CAS and sees the new
 	// generation.
-	if s := n.state.Load(); s&notifyBusy != 0 || !n.state.CompareAndSwap(s, s+notifyGenOne) {
+	if s := n.state.Load(); s&notifyWaiting != 0 || !n.state.CompareAndSwap(s, s+notifyGenOne) {
 		n.notifyWaitersSlow()
 	}
 }
@@ -261,47 +204,27 @@ func (n *Notify) NotifyWaiters() {
 // notifyWaitersSlow is the slow path of NotifyWaiters: it bumps the
 // generation and takes every waiter under mu, then wakes them.
 func (n *Notify) notifyWaitersSlow() {
+	var l wakeList
 	n.q.mu.Lock()
-	var s uint64
+	// With waiting clear, lock-free CASes may race with ours; with it set,
+	// nothing else changes the word, and this CAS also clears it.
 	for {
-		s = n.state.Load()
-		if s&notifyBusy != 0 {
+		s := n.state.Load()
+		if n.state.CompareAndSwap(s, s&^notifyWaiting+notifyGenOne) {
 			break
 		}
-		// Nobody waits any more; lock-free CASes may race.
-		if n.state.CompareAndSwap(s, s+notifyGenOne) {
-			n.q.mu.Unlock()
-			return
-		}
 	}
-	// The new generation, with nobody waiting, in one store: under mu
-	// nothing else changes the word while anyone waits.
-	n.state.Store(s&^notifyBusy + notifyGenOne)
-	var wk notifyWake
-	if s&notifyLone != 0 {
-		n.loneSeq++
-		wk.lone = true
-	}
-	// Take every waiter off the list, chaining those that park on a
-	// channel through next: the others (the cond waiter, and enabled
-	// Notifieds that have not parked) must not be touched once mu is
-	// unlocked.
-	var last *waiter
 	for w := n.q.popFront(); w != nil; w = n.q.popFront() {
-		t := n.takeLocked(w, notifiedByAll)
-		wk.cond = wk.cond || t.cond
-		if t.ready == nil {
-			continue
+		// An enabled Notified that has not parked has no channel: the
+		// wake list leaves it alone, and its Wait finds it off the list.
+		w.status = notifiedByAll
+		if w.cancelled() {
+			w.status = wokeCancelled
 		}
-		if last == nil {
-			wk.chain = w
-		} else {
-			last.next = w
-		}
-		last = w
+		l.add(w)
 	}
 	n.q.mu.Unlock()
-	wk.wake(n)
+	l.wake()
 }
 
 // Wait waits for a notification: it is n.Notified().Wait(ctx), without the
@@ -311,8 +234,11 @@ func (n *Notify) notifyWaitersSlow() {
 // even if a permit is stored. Otherwise it takes the stored permit and returns
 // nil if there is one, or waits in FIFO order for [Notify.NotifyOne],
 // [Notify.NotifyLast] or [Notify.NotifyWaiters]. If ctx is done first, it
-// returns ctx.Err() and leaves the queue; a waiter that was notified before
-// it could leave returns nil (the notification is not lost).
+// returns ctx.Err() and leaves the queue, taking nothing (a notification that
+// came after goes to the next waiter); a waiter that was notified before its
+// ctx ended returns nil (the notification is not lost). A wait that parks
+// allocates one channel, and its waiter struct when more than two Waits
+// park at once (the queue keeps two spare ones).
 func (n *Notify) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -322,141 +248,97 @@ func (n *Notify) Wait(ctx context.Context) error {
 	if s&notifyNotified != 0 && n.state.CompareAndSwap(s, s&^notifyNotified) {
 		return nil
 	}
-	return n.waitSlow(ctx, s)
+	return n.waitSlow(ctx, s>>notifyGenShift)
 }
 
 // waitSlow is the slow path of Notify.Wait, outlined so that the fast path
-// stays short; s is the state word Wait loaded, whose generation is that of
-// the Notified this Wait stands for. With a ctx that never ends and nobody
-// waiting it becomes the lone waiter; otherwise it waits on the list with a
-// spare waiter struct of the queue, so that a wait allocates at most its
-// channel.
-func (n *Notify) waitSlow(ctx context.Context, s uint64) error {
-	gen := s >> notifyGenShift
-	if ctx.Done() == nil {
-		n.q.mu.Lock()
-		for {
-			s := n.state.Load()
-			if s>>notifyGenShift != gen {
-				n.q.mu.Unlock()
-				return nil // a NotifyWaiters since the call
-			}
-			if s&notifyNotified != 0 {
-				if n.state.CompareAndSwap(s, s&^notifyNotified) {
-					n.q.mu.Unlock()
-					return nil // a permit came while we took the lock
-				}
-				continue
-			}
-			if s&notifyBusy != 0 {
-				break // others wait: join the list behind them
-			}
-			// Nobody waits: become the lone waiter. The CAS fails if a
-			// lock-free NotifyOne or NotifyWaiters came first: look
-			// again.
-			if n.state.CompareAndSwap(s, s|notifyLone) {
-				seq := n.loneSeq
-				if n.lone.L == nil {
-					n.lone.L = &n.q.mu
-				}
-				// The waker bumps loneSeq under mu, then signals;
-				// Cond.Wait takes its ticket before it unlocks mu, so
-				// the signal cannot be lost.
-				for n.loneSeq == seq {
-					n.lone.Wait()
-				}
-				n.q.mu.Unlock()
-				return nil
-			}
-		}
+// stays short; gen is the generation of the Notified this Wait stands for.
+// It waits with a spare waiter struct of the queue, queued without a
+// channel: a notification that comes while it spins (notifySpins) costs no
+// allocation and no park; one that comes later, one channel.
+func (n *Notify) waitSlow(ctx context.Context, gen uint64) error {
+	w := n.q.spareWaiter(ctx)
+	n.q.mu.Lock()
+	if !n.enqueueLocked(w, gen) {
 		n.q.mu.Unlock()
+		n.q.putWaiter(w)
+		return nil
 	}
-	w := n.q.spareWaiter(bg)
-	err := n.wait(ctx, w, gen, false)
-	// w is off the list and its wake-up, if any, has been received.
+	n.q.mu.Unlock()
+	err := n.park(ctx, w)
 	n.q.putWaiter(w)
 	return err
 }
 
-// wait is the common slow path of a wait on the list, for Notify.Wait and
-// Notified.Wait: wait for a notification for waiter w, which stands for a
-// Notified created at generation gen and is on the list already if queued
-// (Notified.Enable).
-//
-// It returns nil once w has been notified, or completed without joining the
-// list (a new generation, or the stored permit, which it took), or ctx.Err()
-// once ctx is done with w off the list and nothing taken. ctx must not be
-// done at the call. On return w is off the list and no waker holds it; a
-// notification that chose it is in w.status.
-func (n *Notify) wait(ctx context.Context, w *waiter, gen uint64, queued bool) error {
-	done := ctx.Done()
-	var ready chan struct{}
-	if done != nil {
-		// The channel is made before taking mu; it is wasted only if the
-		// wait completes at once, which the fast path mostly caught.
-		ready = make(chan struct{})
-	}
-	n.q.mu.Lock()
-	if !queued {
-		if !n.enqueueLocked(w, gen) {
-			n.q.mu.Unlock()
-			return nil
-		}
-	} else if !w.queued {
-		// Enabled earlier and notified since.
-		n.q.mu.Unlock()
-		return nil
-	}
-	if done == nil {
-		if n.condW == nil {
-			// The cond is free: park on it, allocating nothing. The
-			// waker clears condW and sets w.status under mu, then
-			// signals; Cond.Wait takes its ticket before it unlocks mu.
-			n.condW = w
-			if n.cond.L == nil {
-				n.cond.L = &n.q.mu
-			}
-			for w.queued {
-				n.cond.Wait()
-			}
-			n.q.mu.Unlock()
-			return nil
-		}
-		// Another goroutine parks on the cond: use a channel, made
-		// without mu held. w stays on the list meanwhile, like an
-		// enabled Notified; a notification may take it.
-		n.q.mu.Unlock()
-		ready = make(chan struct{})
-		n.q.mu.Lock()
-		if !w.queued {
-			n.q.mu.Unlock()
-			return nil
-		}
-	}
-	w.ready = ready
-	n.q.mu.Unlock()
+// notifySpins is how many times a queued waiter yields the processor,
+// looking whether a notification took it, before it parks: with two
+// goroutines that take turns (a ping-pong, a producer and its consumer) the
+// other one's NotifyOne is usually a few scheduling rounds away.
+const notifySpins = 2
 
-	err := park(ctx, w)
-	if err != nil {
-		if n.q.withdraw(w) {
-			// Still queued: gone now, having taken nothing.
-			n.leftLocked()
-			n.q.mu.Unlock()
-			w.ready = nil
-			return err
-		}
-		// A notification took w before it could leave: it came first,
-		// and the wait succeeds (package doc: a waiter granted before it
-		// could withdraw returns success).
+// park waits until a notification takes w, queued without a channel, off
+// the list (nil), first spinning, then parked on a channel of its own; or
+// until ctx ends: then it leaves the list and returns ctx.Err(), unless a
+// notification took it first (nil). A notification that found its ctx ended
+// took it off with wokeCancelled: ctx.Err(). On return w is off the list and
+// no waker holds it.
+func (n *Notify) park(ctx context.Context, w *waiter) error {
+	if spinThenArm(&n.q, w, notifySpins) {
+		return n.settled(ctx, w)
 	}
-	w.ready = nil
+	err := park(ctx, w)
+	if err != nil && n.q.withdraw(w) {
+		// Still queued: gone now, having taken nothing.
+		n.leftLocked()
+		n.q.mu.Unlock()
+		return err
+	}
+	return n.settled(ctx, w)
+}
+
+// settled returns what the notification that took w off the list says.
+func (n *Notify) settled(ctx context.Context, w *waiter) error {
+	if w.status == wokeCancelled {
+		return ctx.Err()
+	}
 	return nil
 }
 
-// enqueueLocked is the first half of a slow wait on the list, under mu: it
-// completes the wait without queuing if a NotifyWaiters came since
-// generation gen or a permit is stored (taking it), and returns false;
-// otherwise it appends w to the list, with waiting set, and returns true.
+// spinThenArm yields the processor up to spins times while w, queued on q
+// without a channel, waits for a waker to take it off the list, then gives
+// it a channel to park on. It reports whether w was taken meanwhile (w.status
+// says why; it then needs no channel). A waker takes a waiter without a
+// channel off the list under mu and sets its taken flag instead of waking it
+// (wakeList.add): the spinner sees the flag, or finds w off the list when it
+// takes mu to install its channel. The channel is made here, by the
+// goroutine that parks on it, for this one park (the rule of the core's
+// newWaiter). Barrier uses it too.
+//
+// It is the core's sem.spin for any waitQueue, the one place of this file
+// that makes a channel: it belongs in sync.go, as a waitQueue method that
+// sem.spin would call too.
+func spinThenArm(q *waitQueue, w *waiter, spins int) (taken bool) {
+	for range spins {
+		runtime.Gosched()
+		if w.taken.Load() {
+			return true // status was set before taken, under mu
+		}
+	}
+	ready := make(chan struct{})
+	q.mu.Lock()
+	if !w.queued {
+		q.mu.Unlock()
+		return true
+	}
+	w.ready = ready
+	q.mu.Unlock()
+	return false
+}
+
+// enqueueLocked is the first half of a slow wait, under mu: it completes the
+// wait without queuing if a NotifyWaiters came since generation gen or a
+// permit is stored (taking it), and returns false; otherwise it appends w to
+// the list, with waiting set, and returns true.
 func (n *Notify) enqueueLocked(w *waiter, gen uint64) bool {
 	for {
 		s := n.state.Load()
@@ -483,9 +365,9 @@ func (n *Notify) enqueueLocked(w *waiter, gen uint64) bool {
 	}
 }
 
-// leftLocked restores the invariant after a waiter left the list on its own
-// (ctx ended, or Cancel): if the list is now empty, waiting is cleared. mu
-// must be held.
+// leftLocked restores the invariant after a waiter left the list: if the
+// list is now empty, waiting is cleared. While waiting is set no lock-free
+// path changes the word, so a store does. mu must be held.
 func (n *Notify) leftLocked() {
 	if n.q.empty() {
 		n.state.Store(n.state.Load() &^ notifyWaiting)
@@ -551,13 +433,15 @@ func (w *Notified) Enable() bool {
 		}
 		return !queued
 	}
-	n := w.n
-	s := n.state.Load()
-	if s>>notifyGenShift != w.gen ||
-		s&notifyNotified != 0 && n.state.CompareAndSwap(s, s&^notifyNotified) {
-		w.phase = notifiedDone
+	if w.complete() {
 		return true
 	}
+	// Enabled without a wait: no channel and no ctx, so no notification
+	// skips it and no wake-up is sent to it (wakeList.add leaves a waiter
+	// without a channel alone).
+	w.w.ready, w.w.done, w.w.status = nil, nil, wokeGranted
+	w.w.taken.Store(false)
+	n := w.n
 	n.q.mu.Lock()
 	queued := n.enqueueLocked(&w.w, w.gen)
 	n.q.mu.Unlock()
@@ -569,6 +453,19 @@ func (w *Notified) Enable() bool {
 	return false
 }
 
+// complete is the fast path of Enable and Wait on an idle w: it reports
+// whether a NotifyWaiters came since w was created or w took the stored
+// permit, and then marks w done.
+func (w *Notified) complete() bool {
+	s := w.n.state.Load()
+	if s>>notifyGenShift != w.gen ||
+		s&notifyNotified != 0 && w.n.state.CompareAndSwap(s, s&^notifyNotified) {
+		w.phase = notifiedDone
+		return true
+	}
+	return false
+}
+
 // Wait waits until w is complete.
 //
 // If ctx is already done, Wait returns ctx.Err() and changes nothing: a
@@ -577,9 +474,9 @@ func (w *Notified) Enable() bool {
 // complete or a permit is stored (which it takes); else it joins the queue
 // (or keeps the place Enable took) and waits in FIFO order. If ctx is done
 // first, it returns ctx.Err() and leaves the queue, as Cancel does; a w that
-// was notified before it could leave returns nil. After an error, w may wait
+// was notified before its ctx ended returns nil. After an error, w may wait
 // again, at the end of the queue; NotifyWaiters calls since its creation
-// still complete it.
+// still complete it. A wait that parks allocates one channel.
 func (w *Notified) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -588,21 +485,45 @@ func (w *Notified) Wait(ctx context.Context) error {
 	case notifiedDone:
 		return nil
 	case notifiedIdle:
-		// Fast path: a NotifyWaiters since creation, or a stored permit.
-		s := w.n.state.Load()
-		if s>>notifyGenShift != w.gen ||
-			s&notifyNotified != 0 && w.n.state.CompareAndSwap(s, s&^notifyNotified) {
-			w.phase = notifiedDone
+		if w.complete() {
 			return nil
 		}
 	}
-	err := w.n.wait(ctx, &w.w, w.gen, w.phase == notifiedEnabled)
+	err := w.wait(ctx)
 	if err != nil {
 		w.phase = notifiedIdle
 		return err
 	}
 	w.phase = notifiedDone
 	return nil
+}
+
+// wait is the slow path of Wait: it waits for w.w on the list, joining it
+// unless Enable did.
+func (w *Notified) wait(ctx context.Context) error {
+	n := w.n
+	n.q.mu.Lock()
+	if w.phase == notifiedEnabled {
+		if !w.w.queued {
+			// Enabled earlier and notified since.
+			n.q.mu.Unlock()
+			return nil
+		}
+	} else {
+		w.w.status = wokeGranted
+		w.w.taken.Store(false)
+		if !n.enqueueLocked(&w.w, w.gen) {
+			n.q.mu.Unlock()
+			return nil
+		}
+	}
+	// Under mu, so that a notification sees it: one whose ctx has ended is
+	// skipped.
+	w.w.done = ctx.Done()
+	n.q.mu.Unlock()
+	err := n.park(ctx, &w.w)
+	w.w.ready, w.w.done = nil, nil
+	return err
 }
 
 // Cancel leaves the queue. If NotifyOne or NotifyLast chose w and w has not
@@ -617,21 +538,18 @@ func (w *Notified) Cancel() {
 	}
 	w.phase = notifiedIdle
 	n := w.n
+	var l wakeList
 	n.q.mu.Lock()
-	if w.w.queued {
+	switch {
+	case w.w.queued:
 		n.q.remove(&w.w)
 		n.leftLocked()
-		n.q.mu.Unlock()
-		return
-	}
-	switch w.w.status {
-	case notifiedByOne, notifiedByLast:
-		wk := n.notifyLocked(w.w.status)
-		n.q.mu.Unlock()
-		wk.wake(n)
+	case w.w.status == notifiedByOne || w.w.status == notifiedByLast:
+		n.notifyLocked(&l, w.w.status)
 	default:
 		// NotifyWaiters: not passed on. w stays complete by it.
-		n.q.mu.Unlock()
 		w.phase = notifiedDone
 	}
+	n.q.mu.Unlock()
+	l.wake()
 }
