@@ -695,7 +695,11 @@ func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func())
 	wg.Go(func() {
 		defer done.Store(true)
 		r := rand.New(rand.NewPCG(seed, 0))
-		for range rounds {
+		// rounds epochs, and more while fewer than minChecked calls were
+		// checked (in -short mode the epochs can all pass before the
+		// others get going), up to 50 times as many.
+		const minChecked = 10
+		for i := 0; i < rounds || checked.Load() < minChecked && i < 50*rounds; i++ {
 			release := waitAll()
 			epoch.Add(1)
 			served.Add(1)
