@@ -30,7 +30,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,10 +84,45 @@ func closeChan(ch chan struct{}) { close(ch) }
 // same number of times. It sorts both.
 func sameMultiset(t *testing.T, what string, sent, got []int) {
 	t.Helper()
-	slices.Sort(sent)
-	slices.Sort(got)
-	if !slices.Equal(sent, got) {
+	sort.Ints(sent)
+	sort.Ints(got)
+	if fmt.Sprint(sent) != fmt.Sprint(got) {
 		t.Errorf("%s: %d values sent with a nil error, %d received:\nsent     %v\nreceived %v", what, len(sent), len(got), sent, got)
+	}
+}
+
+// A receiver is an mpsc, oneshot or broadcast receiver.
+type receiver[T any] interface {
+	Recv(ctx context.Context) (T, error)
+	TryRecv() (T, error)
+	Ready() <-chan struct{}
+}
+
+// recvOne receives from rx once, one of three ways drawn from r: Recv(ctx);
+// TryRecv, yielding if it returns ErrEmpty; a select on Ready and ctx.Done,
+// then TryRecv, which may not return ErrEmpty (with strictReady, the test
+// fails if it does) or ctx.Err(). what names the channel in failures.
+func recvOne[T any](t *testing.T, r *rand.Rand, ctx context.Context, rx receiver[T], what string, strictReady bool) (T, error) {
+	switch r.IntN(3) {
+	case 0:
+		return rx.Recv(ctx)
+	case 1:
+		v, err := rx.TryRecv()
+		if err == gate.ErrEmpty {
+			runtime.Gosched()
+		}
+		return v, err
+	}
+	select {
+	case <-rx.Ready():
+		v, err := rx.TryRecv()
+		if err == gate.ErrEmpty && strictReady {
+			t.Errorf("%s: TryRecv after a receive from Ready = ErrEmpty: invented", what)
+		}
+		return v, err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
 	}
 }
 
@@ -200,7 +235,11 @@ func mpscCloseRound(t *testing.T, r *rand.Rand, st *storm, capacity int, strictR
 		}
 		last[v>>16] = v
 	}
-	sameMultiset(t, "mpsc", slices.Concat(sent...), got)
+	var all []int
+	for _, vs := range sent {
+		all = append(all, vs...)
+	}
+	sameMultiset(t, "mpsc", all, got)
 }
 
 // mpscSendOne sends v on tx one of five ways and reports whether v was sent
@@ -247,37 +286,16 @@ func mpscDrain(t *testing.T, r *rand.Rand, st *storm, rx *gate.MPSCReceiver[int]
 	for {
 		ctx, cancel := st.ctx(r)
 		var err error
-		switch r.IntN(4) {
-		case 0:
-			var v int
-			if v, err = rx.Recv(ctx); err == nil {
-				got = append(got, v)
-			}
-		case 1:
+		if r.IntN(4) == 0 {
 			var n int
 			n, err = rx.RecvMany(ctx, buf)
 			got = append(got, buf[:n]...)
-		case 2:
+		} else {
 			var v int
-			if v, err = rx.TryRecv(); err == nil {
+			if v, err = recvOne(t, r, ctx, rx, "mpsc", strictReady); err == nil {
 				got = append(got, v)
 			} else if err == gate.ErrEmpty {
 				err = nil
-				runtime.Gosched()
-			}
-		default:
-			select {
-			case <-rx.Ready():
-				var v int
-				if v, err = rx.TryRecv(); err == nil {
-					got = append(got, v)
-				} else if err == gate.ErrEmpty {
-					if strictReady {
-						t.Errorf("mpsc TryRecv after a receive from Ready = ErrEmpty: invented (Len %d, IsClosed %v)", rx.Len(), rx.IsClosed())
-					}
-					err = nil
-				}
-			case <-ctx.Done():
 			}
 		}
 		checkStormErr(t, "receive", ctx, err, gate.ErrClosed)
@@ -328,26 +346,10 @@ func oneshotCloseRound(t *testing.T, r *rand.Rand, st *storm) {
 	got, gotErr := 0, error(gate.ErrEmpty)
 	for gotErr == gate.ErrEmpty {
 		ctx, cancel := st.ctx(r)
-		switch r.IntN(3) {
-		case 0:
-			got, gotErr = rx.Recv(ctx)
-			checkStormErr(t, "oneshot Recv", ctx, gotErr, gate.ErrClosed)
-			if gotErr != nil && gotErr != gate.ErrClosed {
-				gotErr = gate.ErrEmpty // the ctx ended: try again
-			}
-		case 1:
-			if got, gotErr = rx.TryRecv(); gotErr == gate.ErrEmpty {
-				runtime.Gosched()
-			}
-		default:
-			select {
-			case <-rx.Ready():
-				if got, gotErr = rx.TryRecv(); gotErr == gate.ErrEmpty {
-					t.Errorf("oneshot TryRecv after a receive from Ready = ErrEmpty: invented")
-					gotErr = nil
-				}
-			case <-ctx.Done():
-			}
+		got, gotErr = recvOne(t, r, ctx, rx, "oneshot", true)
+		checkStormErr(t, "oneshot receive", ctx, gotErr, gate.ErrClosed, gate.ErrEmpty)
+		if isCtxErr(ctx, gotErr) {
+			gotErr = gate.ErrEmpty // try again
 		}
 		cancel()
 	}
@@ -461,26 +463,8 @@ func broadcastRound(t *testing.T, r *rand.Rand, st *storm, fromOther bool) {
 // skipped.
 func broadcastFollow(t *testing.T, r *rand.Rand, st *storm, rx *gate.BroadcastReceiver[int], stop int) (pos int) {
 	for i := 0; i != stop; i++ {
-		var v int
-		var err error
 		ctx, cancel := st.ctx(r)
-		switch r.IntN(3) {
-		case 0:
-			v, err = rx.Recv(ctx)
-		case 1:
-			if v, err = rx.TryRecv(); err == gate.ErrEmpty {
-				runtime.Gosched()
-			}
-		default:
-			select {
-			case <-rx.Ready():
-				if v, err = rx.TryRecv(); err == gate.ErrEmpty {
-					t.Errorf("broadcast TryRecv after a receive from Ready = ErrEmpty: invented")
-				}
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
+		v, err := recvOne(t, r, ctx, rx, "broadcast", true)
 		var lag *gate.LaggedError
 		switch {
 		case err == nil:
@@ -522,18 +506,16 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 // TestBroadcastStressNothingLost: receivers that stay to the end account for
 // every value whose Send returned n>0, in order, lags counted exactly, while
 // the sender's Close races its sends and other receivers leave midway.
-func TestBroadcastStressNothingLost(t *testing.T) {
-	channelStorm(t, 4, stormScale(60), func(r *rand.Rand, st *storm) {
-		broadcastRound(t, r, st, false)
-	})
-}
+func TestBroadcastStressNothingLost(t *testing.T) { broadcastStorm(t, false) }
 
 // TestBroadcastStressCloseFromAnotherGoroutine is TestBroadcastStressNothingLost
 // with the leavers closed by other goroutines at random moments: their Recv in
 // flight must end with ErrClosed while the sender is still open.
-func TestBroadcastStressCloseFromAnotherGoroutine(t *testing.T) {
+func TestBroadcastStressCloseFromAnotherGoroutine(t *testing.T) { broadcastStorm(t, true) }
+
+func broadcastStorm(t *testing.T, fromOther bool) {
 	channelStorm(t, 4, stormScale(60), func(r *rand.Rand, st *storm) {
-		broadcastRound(t, r, st, true)
+		broadcastRound(t, r, st, fromOther)
 	})
 }
 
@@ -737,26 +719,20 @@ func watchFollow(t *testing.T, r *rand.Rand, st *storm, rx *gate.WatchReceiver[i
 // TestWatchStressNothingLost: receivers that stay to the end see versions in
 // order and finally the last value stored, while Close of one sender handle
 // races the sends and a receiver leaves midway.
-func TestWatchStressNothingLost(t *testing.T) {
-	channelStorm(t, 4, stormScale(150), func(r *rand.Rand, st *storm) {
-		watchRound(t, r, st, watchSelfClose)
-	})
-}
+func TestWatchStressNothingLost(t *testing.T) { watchCloseStorm(t, watchSelfClose) }
 
 // TestWatchStressCloseFromAnotherGoroutine is TestWatchStressNothingLost with
 // the leaver closed by another goroutine at a random moment: its Changed or
 // WaitFor in flight must end with ErrClosed while the senders are open.
-func TestWatchStressCloseFromAnotherGoroutine(t *testing.T) {
-	channelStorm(t, 4, stormScale(150), func(r *rand.Rand, st *storm) {
-		watchRound(t, r, st, watchOtherClose)
-	})
-}
+func TestWatchStressCloseFromAnotherGoroutine(t *testing.T) { watchCloseStorm(t, watchOtherClose) }
 
 // TestWatchStressSendWithoutReceivers: every receiver closes midway while the
 // sender goes on; a Send with no receiver left returns nil and stores its
 // value, which a later Subscribe sees.
-func TestWatchStressSendWithoutReceivers(t *testing.T) {
+func TestWatchStressSendWithoutReceivers(t *testing.T) { watchCloseStorm(t, watchNoneLeft) }
+
+func watchCloseStorm(t *testing.T, mode int) {
 	channelStorm(t, 4, stormScale(150), func(r *rand.Rand, st *storm) {
-		watchRound(t, r, st, watchNoneLeft)
+		watchRound(t, r, st, mode)
 	})
 }
