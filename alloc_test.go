@@ -12,6 +12,15 @@ import (
 	"github.com/gophergate/gate"
 )
 
+// must returns v, and panics if err is not nil: for calls inside
+// testing.AllocsPerRun, which has no test to fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // TestFastPathsDoNotAllocate checks the uncontended calls with the contexts a
 // caller passes most: context.Background() and a live cancellable one.
 func TestFastPathsDoNotAllocate(t *testing.T) {
@@ -26,11 +35,7 @@ func TestFastPathsDoNotAllocate(t *testing.T) {
 			f    func()
 		}{
 			{"Mutex.Lock+Unlock", func() {
-				p, err := m.Lock(ctx)
-				if err != nil {
-					panic(err)
-				}
-				*p++
+				*must(m.Lock(ctx))++
 				m.Unlock()
 			}},
 			{"Mutex.TryLock+Unlock", func() {
@@ -40,15 +45,11 @@ func TestFastPathsDoNotAllocate(t *testing.T) {
 				m.Unlock()
 			}},
 			{"RWMutex.RLock+RUnlock", func() {
-				if _, err := rw.RLock(ctx); err != nil {
-					panic(err)
-				}
+				must(rw.RLock(ctx))
 				rw.RUnlock()
 			}},
 			{"RWMutex.Lock+Unlock", func() {
-				if _, err := rw.Lock(ctx); err != nil {
-					panic(err)
-				}
+				must(rw.Lock(ctx))
 				rw.Unlock()
 			}},
 			{"RWMutex.TryRLock+TryLock", func() {
@@ -62,28 +63,16 @@ func TestFastPathsDoNotAllocate(t *testing.T) {
 				rw.Unlock()
 			}},
 			{"Semaphore.Acquire+Release", func() {
-				p, err := s.Acquire(ctx)
-				if err != nil {
-					panic(err)
-				}
+				p := must(s.Acquire(ctx))
 				p.Release()
 			}},
 			{"Semaphore.AcquireN+Release", func() {
-				p, err := s.AcquireN(ctx, 3)
-				if err != nil {
-					panic(err)
-				}
+				p := must(s.AcquireN(ctx, 3))
 				p.Release()
 			}},
 			{"Semaphore.TryAcquire+TryAcquireN+Release", func() {
-				p, err := s.TryAcquire()
-				if err != nil {
-					panic(err)
-				}
-				q, err := s.TryAcquireN(2)
-				if err != nil {
-					panic(err)
-				}
+				p := must(s.TryAcquire())
+				q := must(s.TryAcquireN(2))
 				p.Merge(&q)
 				p.Release()
 			}},
@@ -104,63 +93,29 @@ func TestFastPathsDoNotAllocate(t *testing.T) {
 func TestParkAllocatesAtMostOne(t *testing.T) {
 	watchdog(t)
 	const parks = 2000
-	m := gate.NewMutex(0)
-	rw := gate.NewRWMutex(0)
-	s := gate.NewSemaphore(1)
-	var p gate.Permit // the Semaphore's holder's; one holder at a time
-	for _, tc := range []struct {
-		name         string
-		lock, unlock func()
-		waiters      func() int
-	}{
-		{"Mutex",
-			func() {
-				if _, err := m.Lock(context.Background()); err != nil {
-					panic(err)
-				}
-			},
-			func() { m.Unlock() },
-			func() int { return gate.MutexWaiters(m) }},
-		{"RWMutex",
-			func() {
-				if _, err := rw.Lock(context.Background()); err != nil {
-					panic(err)
-				}
-			},
-			func() { rw.Unlock() },
-			func() int { return gate.RWMutexWaiters(rw) }},
-		{"Semaphore",
-			func() {
-				q, err := s.Acquire(context.Background())
-				if err != nil {
-					panic(err)
-				}
-				p.Merge(&q)
-			},
-			func() { p.Release() },
-			func() int { return gate.SemaphoreWaiters(s) }},
-	} {
+	for _, tc := range bubblePrimitives(gate.NewSemaphore(1), gate.NewMutex(0), gate.NewRWMutex(0)) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Each goroutine in turn: wait until the other is queued,
 			// release, lock (parks until the other releases). The values
 			// are closures made once: a method value made per call would
 			// allocate itself.
+			lock := func() { must(0, tc.lock(context.Background())) }
 			turn := func(n int) {
 				for range n {
 					for tc.waiters() == 0 {
 						runtime.Gosched()
 					}
 					tc.unlock()
-					tc.lock()
+					lock()
 				}
 				tc.unlock()
 			}
-			tc.lock()
+			lock()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				tc.lock()
+				lock()
 				turn(parks/2 - 1)
 			})
 			turn(parks / 2)

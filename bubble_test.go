@@ -47,26 +47,20 @@ func bubblePrimitives(s *gate.Semaphore, m *gate.Mutex[int], rw *gate.RWMutex[in
 			},
 			func() { p.Release() },
 			func() int { return gate.SemaphoreWaiters(s) }},
-		{"Mutex",
-			func(ctx context.Context) error {
-				p, err := m.Lock(ctx)
-				if err == nil {
-					*p++
-				}
-				return err
-			},
-			m.Unlock,
-			func() int { return gate.MutexWaiters(m) }},
-		{"RWMutex",
-			func(ctx context.Context) error {
-				p, err := rw.Lock(ctx)
-				if err == nil {
-					*p++
-				}
-				return err
-			},
-			rw.Unlock,
-			func() int { return gate.RWMutexWaiters(rw) }},
+		{"Mutex", incrementLock(m.Lock), m.Unlock, func() int { return gate.MutexWaiters(m) }},
+		{"RWMutex", incrementLock(rw.Lock), rw.Unlock, func() int { return gate.RWMutexWaiters(rw) }},
+	}
+}
+
+// incrementLock returns a lock call that increments the value it locked, so
+// that the race detector checks the lock's happens-before edges.
+func incrementLock(lock func(context.Context) (*int, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		p, err := lock(ctx)
+		if err == nil {
+			*p++
+		}
+		return err
 	}
 }
 

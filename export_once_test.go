@@ -3,16 +3,9 @@ package gate
 // Test-only access to the queues of OnceCell and SetOnce, for tests in package
 // gate_test that must know a goroutine is parked before they act.
 
-// onceQueueLen returns how many goroutines are queued on q.
-func onceQueueLen(q *waitQueue) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	n := 0
-	for w := q.head; w != nil; w = w.next {
-		n++
-	}
-	return n
-}
+// onceQueueLen returns how many goroutines are queued on q: its count of
+// waiters, which changes under q.mu with the list.
+func onceQueueLen(q *waitQueue) int { return int(q.waiting.Load()) }
 
 // OnceCellInitWaiters returns how many goroutines wait in GetOrInit or
 // GetOrTryInit for the running initializer of c (not counting it).

@@ -254,8 +254,8 @@ type semAcquired struct {
 	p *gate.Permit
 }
 
-// semMachine drives a real Semaphore next to its model.
-type semMachine struct {
+// semaphoreMachine drives a real Semaphore next to its model.
+type semaphoreMachine struct {
 	cap int // initial permits; sizes the draws
 	s   *gate.Semaphore
 	m   semModel
@@ -291,8 +291,8 @@ func pickOutcome[M, O any](cands []M, obs func(*M) O, got O) M {
 	return cands[0]
 }
 
-func newSemMachine(rt *rapid.T) *semMachine {
-	sm := &semMachine{
+func newSemMachine(rt *rapid.T) *semaphoreMachine {
+	sm := &semaphoreMachine{
 		cap:     rapid.IntRange(0, 4).Draw(rt, "permits"),
 		calls:   newModelCalls[semAcquired](),
 		permits: map[int]*gate.Permit{},
@@ -307,14 +307,14 @@ func newSemMachine(rt *rapid.T) *semMachine {
 	return sm
 }
 
-func (sm *semMachine) newID() int {
+func (sm *semaphoreMachine) newID() int {
 	sm.nextID++
 	return sm.nextID
 }
 
 // settle waits until every goroutine is parked or gone and records the
 // acquires that returned.
-func (sm *semMachine) settle(rt *rapid.T) {
+func (sm *semaphoreMachine) settle(rt *rapid.T) {
 	for id, r := range sm.calls.returned() {
 		sm.done[id] = resultString(r.err)
 		if r.err == nil {
@@ -328,7 +328,7 @@ func (sm *semMachine) settle(rt *rapid.T) {
 	}
 }
 
-func (sm *semMachine) check(rt *rapid.T) {
+func (sm *semaphoreMachine) check(rt *rapid.T) {
 	sm.settle(rt)
 	got := semObs{
 		Available: sm.s.Available(),
@@ -354,7 +354,7 @@ func (sm *semMachine) check(rt *rapid.T) {
 }
 
 // acquire starts AcquireN (or Acquire) in a goroutine with its own context.
-func (sm *semMachine) acquire(rt *rapid.T) {
+func (sm *semaphoreMachine) acquire(rt *rapid.T) {
 	n := drawCount(rt, "n", sm.cap+2)
 	viaAcquire := n == 1 && rapid.Bool().Draw(rt, "viaAcquire")
 	precancelled := drawPrecancelled(rt)
@@ -376,7 +376,7 @@ func (sm *semMachine) acquire(rt *rapid.T) {
 }
 
 // tryAcquire calls TryAcquireN (or TryAcquire) on the test goroutine.
-func (sm *semMachine) tryAcquire(rt *rapid.T) {
+func (sm *semaphoreMachine) tryAcquire(rt *rapid.T) {
 	n := drawCount(rt, "n", sm.cap+2)
 	viaTryAcquire := n == 1 && rapid.Bool().Draw(rt, "viaTryAcquire")
 	id := sm.newID()
@@ -400,7 +400,7 @@ func (sm *semMachine) tryAcquire(rt *rapid.T) {
 }
 
 // tooMany asks for more than MaxPermits; neither call may wait or take anything.
-func (sm *semMachine) tooMany(rt *rapid.T) {
+func (sm *semaphoreMachine) tooMany(rt *rapid.T) {
 	p, err := sm.s.AcquireN(context.Background(), gate.MaxPermits+1)
 	// API.md, Error order: ErrTooMany (the request could never succeed)
 	// comes before ErrClosed, for AcquireN and TryAcquireN alike.
@@ -413,7 +413,7 @@ func (sm *semMachine) tooMany(rt *rapid.T) {
 }
 
 // release releases a held permit, twice (the second does nothing).
-func (sm *semMachine) release(rt *rapid.T) {
+func (sm *semaphoreMachine) release(rt *rapid.T) {
 	id, ok := pick(rt, sm.permits, "permit")
 	if !ok {
 		return
@@ -431,7 +431,7 @@ func (sm *semMachine) release(rt *rapid.T) {
 }
 
 // forgetPermit drops a held permit: the semaphore's capacity shrinks.
-func (sm *semMachine) forgetPermit(rt *rapid.T) {
+func (sm *semaphoreMachine) forgetPermit(rt *rapid.T) {
 	id, ok := pick(rt, sm.permits, "permit")
 	if !ok {
 		return
@@ -447,7 +447,7 @@ func (sm *semMachine) forgetPermit(rt *rapid.T) {
 }
 
 // split moves some permits of a held permit into a new one.
-func (sm *semMachine) split(rt *rapid.T) {
+func (sm *semaphoreMachine) split(rt *rapid.T) {
 	id, ok := pick(rt, sm.permits, "permit")
 	if !ok {
 		return
@@ -472,7 +472,7 @@ func (sm *semMachine) split(rt *rapid.T) {
 }
 
 // merge moves a held permit's permits into another.
-func (sm *semMachine) merge(rt *rapid.T) {
+func (sm *semaphoreMachine) merge(rt *rapid.T) {
 	if len(sm.permits) < 2 {
 		return // nothing to merge
 	}
@@ -492,13 +492,13 @@ func (sm *semMachine) merge(rt *rapid.T) {
 	delete(sm.m.held, from)
 }
 
-func (sm *semMachine) addPermits(rt *rapid.T) {
+func (sm *semaphoreMachine) addPermits(rt *rapid.T) {
 	n := rapid.IntRange(0, 3).Draw(rt, "n")
 	sm.s.AddPermits(n)
 	sm.m.grant(n)
 }
 
-func (sm *semMachine) forgetPermits(rt *rapid.T) {
+func (sm *semaphoreMachine) forgetPermits(rt *rapid.T) {
 	n := rapid.IntRange(0, sm.cap+2).Draw(rt, "n")
 	got := sm.s.ForgetPermits(n)
 	want := min(n, sm.m.avail)
@@ -510,7 +510,7 @@ func (sm *semMachine) forgetPermits(rt *rapid.T) {
 
 // cancel cancels the context of a chosen acquire: a queued one, or one that
 // has already returned (which must change nothing).
-func (sm *semMachine) cancel(rt *rapid.T) {
+func (sm *semaphoreMachine) cancel(rt *rapid.T) {
 	id, ok := pick(rt, sm.calls.cancels, "waiter")
 	if !ok {
 		return
@@ -525,7 +525,7 @@ func (sm *semMachine) cancel(rt *rapid.T) {
 // returns granted (holding its permits), ErrClosed, or ctx.Err() having passed
 // on whatever it had been granted (API.md: "Something granted to a waiter
 // while it was being cancelled is passed on to the next waiter, never lost").
-func (sm *semMachine) cancelRace(rt *rapid.T) {
+func (sm *semaphoreMachine) cancelRace(rt *rapid.T) {
 	queued := map[int]bool{}
 	for _, w := range sm.m.queue {
 		queued[w.id] = true
@@ -578,7 +578,7 @@ func (sm *semMachine) cancelRace(rt *rapid.T) {
 	sm.race = &modelRace[semModel]{id: id, apply: apply}
 }
 
-func (sm *semMachine) close(rt *rapid.T) {
+func (sm *semaphoreMachine) close(rt *rapid.T) {
 	sm.s.Close()
 	sm.m.close()
 }
@@ -861,7 +861,7 @@ func (mm *mutexMachine) cancel(rt *rapid.T) {
 }
 
 // cancelRace cancels a queued waiter's ctx and unlocks, in either order,
-// before the waiter can run; see semMachine.cancelRace.
+// before the waiter can run; see semaphoreMachine.cancelRace.
 func (mm *mutexMachine) cancelRace(rt *rapid.T) {
 	if mm.held == 0 {
 		return // nothing to unlock: a plain cancel
@@ -1073,10 +1073,10 @@ type rwLocked struct {
 	value int  // what a reader read through the pointer
 }
 
-// rwMachine drives a real RWMutex[int] next to its model. Writers store their
+// rwMutexMachine drives a real RWMutex[int] next to its model. Writers store their
 // id through the pointer they get and readers report what they read, so the
 // race detector also checks the lock's happens-before edges.
-type rwMachine struct {
+type rwMutexMachine struct {
 	rw *gate.RWMutex[int]
 	m  rwModel
 
@@ -1088,8 +1088,8 @@ type rwMachine struct {
 	race *modelRace[rwModel] // set by cancelRace until the next check resolves it
 }
 
-func newRWMachine(rt *rapid.T) *rwMachine {
-	rm := &rwMachine{
+func newRWMachine(rt *rapid.T) *rwMutexMachine {
+	rm := &rwMutexMachine{
 		calls: newModelCalls[rwLocked](),
 		held:  map[int]string{},
 		done:  map[int]string{},
@@ -1109,12 +1109,12 @@ func newRWMachine(rt *rapid.T) *rwMachine {
 	return rm
 }
 
-func (rm *rwMachine) newID() int {
+func (rm *rwMutexMachine) newID() int {
 	rm.nextID++
 	return rm.nextID
 }
 
-func (rm *rwMachine) settle(rt *rapid.T) {
+func (rm *rwMutexMachine) settle(rt *rapid.T) {
 	for id, r := range rm.calls.returned() {
 		res := resultString(r.err)
 		if r.err == nil {
@@ -1130,7 +1130,7 @@ func (rm *rwMachine) settle(rt *rapid.T) {
 	}
 }
 
-func (rm *rwMachine) check(rt *rapid.T) {
+func (rm *rwMutexMachine) check(rt *rapid.T) {
 	rm.settle(rt)
 	got := rwObs{
 		Available: gate.RWMutexAvailable(rm.rw),
@@ -1152,7 +1152,7 @@ func (rm *rwMachine) check(rt *rapid.T) {
 }
 
 // lock starts RLock or Lock in a goroutine with its own context.
-func (rm *rwMachine) lock(rt *rapid.T, write bool) {
+func (rm *rwMutexMachine) lock(rt *rapid.T, write bool) {
 	precancelled := drawPrecancelled(rt)
 	id := rm.newID()
 	ctx := rm.calls.ctx(id, precancelled)
@@ -1181,7 +1181,7 @@ func (rm *rwMachine) lock(rt *rapid.T, write bool) {
 	rm.m.lock(id, write, precancelled)
 }
 
-func (rm *rwMachine) tryLock(rt *rapid.T, write bool) {
+func (rm *rwMutexMachine) tryLock(rt *rapid.T, write bool) {
 	id := rm.newID()
 	var p *int
 	var ok bool
@@ -1212,7 +1212,7 @@ func (rm *rwMachine) tryLock(rt *rapid.T, write bool) {
 }
 
 // unlock releases a held lock of the given kind.
-func (rm *rwMachine) unlock(rt *rapid.T, kind string) {
+func (rm *rwMutexMachine) unlock(rt *rapid.T, kind string) {
 	locks := map[int]bool{}
 	for id, k := range rm.held {
 		if k == kind {
@@ -1235,7 +1235,7 @@ func (rm *rwMachine) unlock(rt *rapid.T, kind string) {
 }
 
 // downgrade turns a held write lock into a read lock.
-func (rm *rwMachine) downgrade(rt *rapid.T) {
+func (rm *rwMutexMachine) downgrade(rt *rapid.T) {
 	var id int
 	for i, k := range rm.held {
 		if k == "write" {
@@ -1253,7 +1253,7 @@ func (rm *rwMachine) downgrade(rt *rapid.T) {
 
 // misuse unlocks an RWMutex that nobody holds: every unlock must panic and
 // change nothing.
-func (rm *rwMachine) misuse(rt *rapid.T) {
+func (rm *rwMutexMachine) misuse(rt *rapid.T) {
 	if len(rm.m.held) != 0 {
 		return // a lock is held: an unlock would be legal
 	}
@@ -1262,7 +1262,7 @@ func (rm *rwMachine) misuse(rt *rapid.T) {
 	mustPanic(rt, "Downgrade of an unlocked RWMutex", rm.rw.Downgrade)
 }
 
-func (rm *rwMachine) cancel(rt *rapid.T) {
+func (rm *rwMutexMachine) cancel(rt *rapid.T) {
 	id, ok := pick(rt, rm.calls.cancels, "waiter")
 	if !ok {
 		return
@@ -1273,8 +1273,8 @@ func (rm *rwMachine) cancel(rt *rapid.T) {
 
 // cancelRace cancels a queued waiter's ctx and, on the test goroutine and
 // before the waiter can run, releases a held lock (RUnlock, Unlock or
-// Downgrade), in either order; see semMachine.cancelRace.
-func (rm *rwMachine) cancelRace(rt *rapid.T) {
+// Downgrade), in either order; see semaphoreMachine.cancelRace.
+func (rm *rwMutexMachine) cancelRace(rt *rapid.T) {
 	queued := map[int]bool{}
 	for _, w := range rm.m.queue {
 		queued[w.id] = true
@@ -1287,7 +1287,7 @@ func (rm *rwMachine) cancelRace(rt *rapid.T) {
 		return
 	}
 	// Every draw comes before the first change of state; see
-	// semMachine.cancelRace.
+	// semaphoreMachine.cancelRace.
 	hid, _ := pick(rt, rm.held, "lock")
 	downgrade := rm.held[hid] == "write" && rapid.Bool().Draw(rt, "downgrade")
 	cancelFirst := rapid.Bool().Draw(rt, "cancelFirst")

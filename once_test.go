@@ -1316,8 +1316,8 @@ func (m *onceModel) obs() onceObs {
 	}
 }
 
-// onceMachine drives a real OnceCell next to its model.
-type onceMachine struct {
+// onceCellMachine drives a real OnceCell next to its model.
+type onceCellMachine struct {
 	c      *gate.OnceCell[int]
 	m      onceModel
 	nextID int
@@ -1345,7 +1345,7 @@ func onceResult(v int, err error) string {
 	}
 }
 
-func (om *onceMachine) check(rt *rapid.T) {
+func (om *onceCellMachine) check(rt *rapid.T) {
 	for id, r := range om.calls.returned() {
 		delete(om.calls.cancels, id)
 		om.done[id] = onceResult(r.v, r.err)
@@ -1377,7 +1377,7 @@ func (om *onceMachine) check(rt *rapid.T) {
 }
 
 // start starts GetOrInit, GetOrTryInit or Wait in a goroutine.
-func (om *onceMachine) start(rt *rapid.T) {
+func (om *onceCellMachine) start(rt *rapid.T) {
 	kind := rapid.SampledFrom([]string{"init", "try", "wait"}).Draw(rt, "kind")
 	precancelled := drawPrecancelled(rt)
 	om.nextID++
@@ -1411,7 +1411,7 @@ func (om *onceMachine) start(rt *rapid.T) {
 // finish ends the running initializer with a value, an error (GetOrTryInit)
 // or a panic, and in raceCancel also cancels a queued initializer's ctx in
 // the same step.
-func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
+func (om *onceCellMachine) finish(rt *rapid.T, raceCancel bool) {
 	m := &om.m
 	id := m.runner
 	if id == 0 {
@@ -1458,7 +1458,7 @@ func (om *onceMachine) finish(rt *rapid.T, raceCancel bool) {
 
 // cancel ends the ctx of a pending call: a waiter leaves, a running
 // initializer gives up.
-func (om *onceMachine) cancel(rt *rapid.T) {
+func (om *onceCellMachine) cancel(rt *rapid.T) {
 	id, ok := pick(rt, om.calls.cancels, "call")
 	if !ok {
 		return
@@ -1467,7 +1467,7 @@ func (om *onceMachine) cancel(rt *rapid.T) {
 	om.m.leave(id)
 }
 
-func (om *onceMachine) set(rt *rapid.T) {
+func (om *onceCellMachine) set(rt *rapid.T) {
 	om.nextID++
 	v := 100 + om.nextID
 	err := om.c.Set(v)
@@ -1486,7 +1486,7 @@ func (om *onceMachine) set(rt *rapid.T) {
 	}
 }
 
-func (om *onceMachine) take(rt *rapid.T) {
+func (om *onceCellMachine) take(rt *rapid.T) {
 	v, ok := om.c.Take()
 	m := &om.m
 	if ok != m.set || v != m.value {
@@ -1497,7 +1497,7 @@ func (om *onceMachine) take(rt *rapid.T) {
 
 func onceCellModel(rt *rapid.T) {
 	rapid.SyncTest(rt, func(rt *rapid.T) {
-		om := &onceMachine{
+		om := &onceCellMachine{
 			c:     new(gate.OnceCell[int]),
 			fns:   map[int]*onceFn{},
 			calls: newModelCalls[int](),

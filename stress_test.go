@@ -607,6 +607,143 @@ func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
 	rw.Unlock()
 }
 
+// A bargeSubject is one primitive of the NoBarging tests. lockAll takes the
+// whole primitive, waiting with ctx; acquire takes a part, waiting with ctx;
+// try takes a part without waiting; each returns the release of what it took.
+// waiters counts the queued goroutines; check fails t unless the primitive is
+// back where it started.
+type bargeSubject struct {
+	lockAll func(ctx context.Context) (release func(), err error)
+	acquire func(ctx context.Context, r *rand.Rand) (release func(), err error)
+	try     func(r *rand.Rand) (release func(), ok bool)
+	waiters func() int
+	check   func(t *testing.T)
+}
+
+func semaphoreBarge() bargeSubject {
+	const permits = 4
+	s := gate.NewSemaphore(permits)
+	return bargeSubject{
+		lockAll: func(ctx context.Context) (func(), error) {
+			p, err := s.AcquireN(ctx, permits)
+			return p.Release, err
+		},
+		acquire: func(ctx context.Context, r *rand.Rand) (func(), error) {
+			var p gate.Permit
+			var err error
+			if r.IntN(2) == 0 {
+				p, err = s.Acquire(ctx)
+			} else {
+				p, err = s.AcquireN(ctx, 1+r.IntN(2))
+			}
+			return p.Release, err
+		},
+		try: func(r *rand.Rand) (func(), bool) {
+			p, err := s.TryAcquireN(1 + r.IntN(2))
+			return p.Release, err == nil
+		},
+		waiters: func() int { return gate.SemaphoreWaiters(s) },
+		check: func(t *testing.T) {
+			if got := s.Available(); got != permits {
+				t.Errorf("Available() = %d at the end, want %d", got, permits)
+			}
+		},
+	}
+}
+
+// lockIncrement is a lock call that increments the value it locked, so that
+// the race detector checks the lock's happens-before edges, with its unlock.
+func lockIncrement(lock func(context.Context) (*int, error), unlock func()) func(context.Context) (func(), error) {
+	return func(ctx context.Context) (func(), error) {
+		return unlock, incrementLock(lock)(ctx)
+	}
+}
+
+// tryIncrement is lockIncrement for a Try call.
+func tryIncrement(try func() (*int, bool), unlock func()) func() (func(), bool) {
+	return func() (func(), bool) {
+		p, ok := try()
+		if ok {
+			*p++
+		}
+		return unlock, ok
+	}
+}
+
+func mutexBarge() bargeSubject {
+	m := new(gate.Mutex[int])
+	lock, try := lockIncrement(m.Lock, m.Unlock), tryIncrement(m.TryLock, m.Unlock)
+	return bargeSubject{
+		lockAll: lock,
+		acquire: func(ctx context.Context, _ *rand.Rand) (func(), error) { return lock(ctx) },
+		try:     func(*rand.Rand) (func(), bool) { return try() },
+		waiters: func() int { return gate.MutexWaiters(m) },
+		check: func(t *testing.T) {
+			if gate.MutexLocked(m) {
+				t.Errorf("mutex locked at the end")
+			}
+		},
+	}
+}
+
+// rwMutexBarge takes the write lock as a whole; a part is a read lock, or
+// the write lock one time in four.
+func rwMutexBarge() bargeSubject {
+	rw := gate.NewRWMutexMaxReaders(0, 3)
+	lock, try := lockIncrement(rw.Lock, rw.Unlock), tryIncrement(rw.TryLock, rw.Unlock)
+	return bargeSubject{
+		lockAll: lock,
+		acquire: func(ctx context.Context, r *rand.Rand) (func(), error) {
+			if r.IntN(4) == 0 {
+				return lock(ctx)
+			}
+			p, err := rw.RLock(ctx)
+			if err == nil {
+				_ = *p // a read under the read lock, for the race detector
+			}
+			return rw.RUnlock, err
+		},
+		try: func(r *rand.Rand) (func(), bool) {
+			if r.IntN(4) == 0 {
+				return try()
+			}
+			p, ok := rw.TryRLock()
+			if ok {
+				_ = *p
+			}
+			return rw.RUnlock, ok
+		},
+		waiters: func() int { return gate.RWMutexWaiters(rw) },
+		check: func(t *testing.T) {
+			if a := gate.RWMutexAvailable(rw); a != 3 {
+				t.Errorf("%d read permits free at the end, want 3", a)
+			}
+		},
+	}
+}
+
+// bargeWaiter starts, on wg, the one goroutine of a NoBarging test that
+// waits: it takes the whole of sub again and again and counts each time it
+// holds it (epoch, served): rounds times, then on while more() (up to 50
+// times as many), then sets done.
+func bargeWaiter(t *testing.T, wg *sync.WaitGroup, sub bargeSubject, seed uint64, rounds int, more func() bool, epoch, served *atomic.Int64, done *atomic.Bool) {
+	wg.Go(func() {
+		defer done.Store(true)
+		r := rand.New(rand.NewPCG(seed, 0))
+		for i := 0; i < rounds || more() && i < 50*rounds; i++ {
+			release, err := sub.lockAll(context.Background())
+			if err != nil {
+				t.Errorf("taking the whole primitive: %v", err)
+			}
+			epoch.Add(1)
+			served.Add(1)
+			hold(r)
+			release()
+			hold(r)
+		}
+	})
+}
+
 // noBarging checks FIFO fairness against the Try calls under load: one
 // goroutine, the only one that ever waits, takes the whole primitive again and
 // again with a blocking call and counts each time it holds it (epoch); the
@@ -616,36 +753,22 @@ func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
 // then succeeded, the waiter must have been served (and have let go) in
 // between: epoch has moved past e. A release that leaves its permits where a
 // Try call can take them before the queue gets them fails this.
-//
-// waitAll takes everything and counts as one epoch; try takes a part without
-// waiting and reports whether it did, with its release; queued reports
-// whether anyone waits.
-func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try func(*rand.Rand) (release func(), ok bool), queued func() bool) {
+func noBarging(t *testing.T, rounds int, sub bargeSubject) {
+	watchdog(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	var epoch atomic.Int64
 	var done atomic.Bool
 	var served, tried, barged atomic.Int64 // epochs, Try calls after seeing the waiter queued, wrong successes
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer done.Store(true)
-		r := rand.New(rand.NewPCG(seed, 0))
-		for range rounds {
-			release := waitAll()
-			epoch.Add(1)
-			served.Add(1)
-			hold(r)
-			release()
-			hold(r)
-		}
-	})
+	bargeWaiter(t, &wg, sub, seed, rounds, func() bool { return false }, &epoch, &served, &done)
 	for g := range 3 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
 			for !done.Load() {
 				e := epoch.Load()
-				q := queued()
-				release, ok := try(r)
+				q := sub.waiters() > 0
+				release, ok := sub.try(r)
 				if q {
 					tried.Add(1)
 				}
@@ -666,6 +789,8 @@ func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try fu
 	if b := barged.Load(); b != 0 {
 		t.Errorf("%d Try calls took the primitive while the waiter was queued and before it was served", b)
 	}
+	sub.check(t)
+	goleak.VerifyNone(t)
 }
 
 // noBargingBlocking is noBarging for the blocking calls (Acquire, AcquireN,
@@ -683,8 +808,10 @@ func noBarging(t *testing.T, rounds int, waitAll func() (release func()), try fu
 // newcomer's fast path takes them, a newcomer queued ahead of the waiter, and
 // a hand-out that skips the head waiter for a smaller request behind it.
 //
-// acquire returns the release of what it took, or the call's error.
-func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func()), acquire func(ctx context.Context, r *rand.Rand) (release func(), err error), waiters func() int) {
+// The waiter goes on past rounds while fewer than 10 calls were checked (in
+// -short mode the epochs can all pass before the others get going).
+func noBargingBlocking(t *testing.T, rounds int, sub bargeSubject) {
+	watchdog(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	var epoch, entered, exited atomic.Int64
@@ -692,29 +819,18 @@ func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func())
 	var served, checked, barged atomic.Int64 // epochs, successes that followed a queued waiter, wrong ones
 	st := newStorm(1)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer done.Store(true)
-		r := rand.New(rand.NewPCG(seed, 0))
-		for range rounds {
-			release := waitAll()
-			epoch.Add(1)
-			served.Add(1)
-			hold(r)
-			release()
-			hold(r)
-		}
-	})
+	bargeWaiter(t, &wg, sub, seed, rounds, func() bool { return checked.Load() < 10 }, &epoch, &served, &done)
 	for g := range 3 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(seed, uint64(g+1)))
 			for !done.Load() {
 				e := epoch.Load()
 				x := exited.Load()
-				q := int64(waiters())
+				q := int64(sub.waiters())
 				waiterQueued := q > entered.Load()-x
 				ctx, cancel := st.ctx(r)
 				entered.Add(1)
-				release, err := acquire(ctx, r)
+				release, err := sub.acquire(ctx, r)
 				exited.Add(1)
 				checkStormErr(t, "blocking acquire", ctx, err)
 				cancel()
@@ -733,7 +849,7 @@ func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func())
 		})
 	}
 	waitLive(t, &wg, func() string {
-		return fmt.Sprintf("epoch=%d waiters=%d entered=%d exited=%d", epoch.Load(), waiters(), entered.Load(), exited.Load())
+		return fmt.Sprintf("epoch=%d waiters=%d entered=%d exited=%d", epoch.Load(), sub.waiters(), entered.Load(), exited.Load())
 	})
 	st.stop()
 	t.Logf("%d epochs; %d successful calls began behind the queued waiter", served.Load(), checked.Load())
@@ -743,190 +859,40 @@ func noBargingBlocking(t *testing.T, rounds int, waitAll func() (release func())
 	if checked.Load() == 0 {
 		t.Errorf("no call began behind the queued waiter: the test checked nothing")
 	}
+	sub.check(t)
+	goleak.VerifyNone(t)
 }
 
 // TestSemaphoreStressNoBargingBlocking: while AcquireN(all permits) is
 // queued, an Acquire or AcquireN that starts later returns only after it.
 func TestSemaphoreStressNoBargingBlocking(t *testing.T) {
-	watchdog(t)
-	const permits = 4
-	s := gate.NewSemaphore(permits)
-	noBargingBlocking(t, stormScale(10000),
-		func() func() {
-			p, err := s.AcquireN(context.Background(), permits)
-			if err != nil {
-				t.Errorf("AcquireN: %v", err)
-			}
-			return p.Release
-		},
-		func(ctx context.Context, r *rand.Rand) (func(), error) {
-			var p gate.Permit
-			var err error
-			if r.IntN(2) == 0 {
-				p, err = s.Acquire(ctx)
-			} else {
-				p, err = s.AcquireN(ctx, 1+r.IntN(2))
-			}
-			return p.Release, err
-		},
-		func() int { return gate.SemaphoreWaiters(s) })
-	if got := s.Available(); got != permits {
-		t.Errorf("Available() = %d at the end, want %d", got, permits)
-	}
-	goleak.VerifyNone(t)
+	noBargingBlocking(t, stormScale(10000), semaphoreBarge())
 }
 
 // TestMutexStressNoBargingBlocking: while a Lock is queued, a Lock that
 // starts later returns only after it has held the mutex.
 func TestMutexStressNoBargingBlocking(t *testing.T) {
-	watchdog(t)
-	var m gate.Mutex[int]
-	lock := func(ctx context.Context, _ *rand.Rand) (func(), error) {
-		p, err := m.Lock(ctx)
-		if err == nil {
-			*p++
-		}
-		return m.Unlock, err
-	}
-	noBargingBlocking(t, stormScale(10000),
-		func() func() {
-			unlock, err := lock(context.Background(), nil)
-			if err != nil {
-				t.Errorf("Lock: %v", err)
-			}
-			return unlock
-		},
-		lock,
-		func() int { return gate.MutexWaiters(&m) })
-	if gate.MutexLocked(&m) {
-		t.Errorf("mutex locked at the end")
-	}
-	goleak.VerifyNone(t)
+	noBargingBlocking(t, stormScale(10000), mutexBarge())
 }
 
 // TestRWMutexStressNoBargingBlocking: while a writer is queued, an RLock or
 // Lock that starts later returns only after that writer has held the lock.
 func TestRWMutexStressNoBargingBlocking(t *testing.T) {
-	watchdog(t)
-	rw := gate.NewRWMutexMaxReaders(0, 3)
-	noBargingBlocking(t, stormScale(10000),
-		func() func() {
-			p, err := rw.Lock(context.Background())
-			if err != nil {
-				t.Errorf("Lock: %v", err)
-			}
-			*p++
-			return rw.Unlock
-		},
-		func(ctx context.Context, r *rand.Rand) (func(), error) {
-			if r.IntN(4) == 0 {
-				p, err := rw.Lock(ctx)
-				if err == nil {
-					*p++
-				}
-				return rw.Unlock, err
-			}
-			p, err := rw.RLock(ctx)
-			if err == nil {
-				_ = *p
-			}
-			return rw.RUnlock, err
-		},
-		func() int { return gate.RWMutexWaiters(rw) })
-	if a := gate.RWMutexAvailable(rw); a != 3 {
-		t.Errorf("%d read permits free at the end, want 3", a)
-	}
-	goleak.VerifyNone(t)
+	noBargingBlocking(t, stormScale(10000), rwMutexBarge())
 }
 
 // TestSemaphoreStressNoBarging: while AcquireN(all permits) is queued,
 // TryAcquireN never succeeds until that waiter has been served.
-func TestSemaphoreStressNoBarging(t *testing.T) {
-	watchdog(t)
-	const permits = 4
-	s := gate.NewSemaphore(permits)
-	noBarging(t, stormScale(40000),
-		func() func() {
-			p, err := s.AcquireN(context.Background(), permits)
-			if err != nil {
-				t.Errorf("AcquireN: %v", err)
-			}
-			return p.Release
-		},
-		func(r *rand.Rand) (func(), bool) {
-			p, err := s.TryAcquireN(1 + r.IntN(2))
-			return p.Release, err == nil
-		},
-		func() bool { return gate.SemaphoreWaiters(s) > 0 })
-	if got := s.Available(); got != permits {
-		t.Errorf("Available() = %d at the end, want %d", got, permits)
-	}
-	goleak.VerifyNone(t)
-}
+func TestSemaphoreStressNoBarging(t *testing.T) { noBarging(t, stormScale(40000), semaphoreBarge()) }
 
 // TestMutexStressNoBarging: while a Lock is queued, TryLock never succeeds
 // until that waiter has held the lock.
-func TestMutexStressNoBarging(t *testing.T) {
-	watchdog(t)
-	var m gate.Mutex[int]
-	noBarging(t, stormScale(40000),
-		func() func() {
-			p, err := m.Lock(context.Background())
-			if err != nil {
-				t.Errorf("Lock: %v", err)
-			}
-			*p++
-			return m.Unlock
-		},
-		func(*rand.Rand) (func(), bool) {
-			p, ok := m.TryLock()
-			if ok {
-				*p++
-			}
-			return m.Unlock, ok
-		},
-		func() bool { return gate.MutexWaiters(&m) > 0 })
-	if gate.MutexLocked(&m) {
-		t.Errorf("mutex locked at the end")
-	}
-	goleak.VerifyNone(t)
-}
+func TestMutexStressNoBarging(t *testing.T) { noBarging(t, stormScale(40000), mutexBarge()) }
 
 // TestRWMutexStressNoBarging: while a writer is queued, TryRLock never
 // succeeds until that writer has held the lock (write preference), and
 // TryLock neither.
-func TestRWMutexStressNoBarging(t *testing.T) {
-	watchdog(t)
-	rw := gate.NewRWMutexMaxReaders(0, 3)
-	noBarging(t, stormScale(40000),
-		func() func() {
-			p, err := rw.Lock(context.Background())
-			if err != nil {
-				t.Errorf("Lock: %v", err)
-			}
-			*p++
-			return rw.Unlock
-		},
-		func(r *rand.Rand) (func(), bool) {
-			if r.IntN(4) == 0 {
-				p, ok := rw.TryLock()
-				if ok {
-					*p++
-				}
-				return rw.Unlock, ok
-			}
-			p, ok := rw.TryRLock()
-			if ok {
-				_ = *p
-			}
-			return rw.RUnlock, ok
-		},
-		func() bool { return gate.RWMutexWaiters(rw) > 0 })
-	if a := gate.RWMutexAvailable(rw); a != 3 {
-		t.Errorf("%d read permits free at the end, want 3", a)
-	}
-	goleak.VerifyNone(t)
-}
+func TestRWMutexStressNoBarging(t *testing.T) { noBarging(t, stormScale(40000), rwMutexBarge()) }
 
 // TestOneshotStressNothingLost races the two sides of many oneshot channels
 // under a cancellation storm: senders Send (sometimes two at once, sometimes
