@@ -492,9 +492,9 @@ type groupMachine struct {
 	done   map[int]string
 
 	mu       sync.Mutex
-	started  map[int]bool               // functions that started and have not returned
-	releases map[int]chan error         // ends function id with the error sent
-	errs     map[int]error              // the error function id returns
+	started  map[int]bool       // functions that started and have not returned
+	releases map[int]chan error // ends function id with the error sent
+	errs     map[int]error      // the error function id returns
 }
 
 func newGroupMachine(rt *rapid.T) *groupMachine {
