@@ -18,10 +18,10 @@ import (
 // that hold a reference to it (refs, under its shard's mu): one that holds
 // or waits for a KeyedMutex key, one waiting for a Flight call. The last one
 // out deletes the entry, so the table holds only the keys in use. A Go map
-// never gives back the room it grew to, so a shard whose map has emptied
-// after holding many keys drops it, and one that holds a quarter of its peak
-// or less moves its entries to a new, smaller map: after a burst of many
-// distinct keys the memory goes back to that of an empty table. Waits park
+// never gives back the room it grew to, so a shard whose map holds a quarter
+// of its peak or less moves its entries to a new, smaller map: after a burst
+// of many distinct keys the memory goes back to that of an empty table (a
+// few small maps). Waits park
 // on the core's queues (a sem per KeyedMutex entry, a waitQueue per Flight
 // call), never under a shard's mu.
 
@@ -49,7 +49,7 @@ type keyedTable[K comparable, E any] struct {
 // field, and the refs of every entry in its map.
 type keyedShard[K comparable, E any] struct {
 	mu    sync.Mutex
-	m     map[K]*keyedEntry[E] // nil until the first key, and again after a shrink to nothing
+	m     map[K]*keyedEntry[E] // nil until the first key
 	peak  int                  // the most keys m has held since it was made
 	spare *keyedEntry[E]       // a freed entry for reuse (KeyedMutex only), or nil
 	_     [32]byte             // pads the shard to a cache line on 64-bit platforms
@@ -135,14 +135,11 @@ func (sh *keyedShard[K, E]) remove(key K, e *keyedEntry[E]) {
 	}
 	delete(sh.m, key)
 	n := len(sh.m)
-	switch {
-	case sh.peak <= keyedKeep:
-		// Small: keep the map, a new one would cost more than it frees.
-	case n == 0:
-		sh.m, sh.peak = nil, 0
-	case n <= sh.peak/4:
+	if sh.peak > keyedKeep && n <= sh.peak/4 {
 		// Copying n entries is paid for by the 3n or more deletes since
-		// the peak.
+		// the peak. A map that drains shrinks a quarter at a time, down to
+		// one of keyedKeep keys or fewer, which it keeps: a new one would
+		// cost more than it frees.
 		m := make(map[K]*keyedEntry[E], n)
 		for k, v := range sh.m {
 			m[k] = v
