@@ -242,12 +242,21 @@ func (m *KeyedMutex[K]) Unlock(key K) {
 		sh.mu.Unlock()
 		panic(keyedUnlockPanic)
 	}
-	// The hand-over happens under the shard's lock, with our reference
-	// still counted: otherwise the last waiter could give up, free the
-	// entry and see it reused for another key before our release landed.
-	// With nobody else using the entry it is one CAS, leaving the entry in
-	// the zero state for reuse.
+	if e.refs == 1 {
+		// Nobody else uses the entry, so nobody waits: the release is one
+		// CAS, it leaves the entry in the zero state, and the entry goes.
+		e.v.release(1, 1, 1, keyedUnlockPanic)
+		sh.unref(key, e, true)
+		sh.mu.Unlock()
+		return
+	}
+	sh.mu.Unlock()
+	// Others wait or are about to: hand the lock over outside the shard's
+	// lock, so that the wake-up does not hold up the other keys of the
+	// shard. Our reference is still counted, so the entry cannot be freed
+	// (and reused for another key) before the release lands; then drop it.
 	e.v.release(1, 1, 1, keyedUnlockPanic)
+	sh.mu.Lock()
 	sh.unref(key, e, true)
 	sh.mu.Unlock()
 }
