@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"hash/maphash"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -305,6 +306,10 @@ type flightCall[V any] struct {
 	cancel context.CancelFunc
 }
 
+// flightSpins is how many times a caller yields the processor, looking for
+// the result, before it parks.
+const flightSpins = 2
+
 // flightGoexitPanic is what the callers of Do panic with when fn called
 // runtime.Goexit: they have no result to return.
 const flightGoexitPanic = "gate: Flight: fn called runtime.Goexit"
@@ -359,6 +364,14 @@ func (f *Flight[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (
 // reference to it.
 func (f *Flight[K, V]) wait(ctx context.Context, sh *keyedShard[K, flightCall[V]], key K, e *keyedEntry[flightCall[V]]) (V, bool, error) {
 	c := &e.v
+	// A call is usually short next to a park (a channel, a wake-up): yield
+	// a few times first, as the batch semaphore's spinning waiters do.
+	for range flightSpins {
+		if c.done.Load() {
+			break
+		}
+		runtime.Gosched()
+	}
 	if err := c.q.waitUntil(ctx, c.done.Load); err != nil {
 		sh.mu.Lock()
 		if !c.done.Load() {
