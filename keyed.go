@@ -119,21 +119,28 @@ func (sh *keyedShard[K, E]) unref(key K, e *keyedEntry[E], reuse bool) bool {
 	if e.refs > 0 {
 		return false
 	}
-	sh.remove(key, e)
 	if reuse {
+		// A KeyedMutex entry is in the map for as long as it is used.
+		sh.drop(key)
 		sh.spare = e
+	} else {
+		sh.remove(key, e)
 	}
 	return true
 }
 
 // remove takes e out of the map if it is still key's entry (Flight.Forget
-// and a finished call take an entry out before its last reference goes), and
-// gives back the map's room once it has shrunk to a quarter of its peak. mu
+// and a finished call take an entry out before its last reference goes). mu
 // must be held.
 func (sh *keyedShard[K, E]) remove(key K, e *keyedEntry[E]) {
-	if sh.m[key] != e {
-		return
+	if sh.m[key] == e {
+		sh.drop(key)
 	}
+}
+
+// drop deletes key, which is in the map, and gives back the map's room once
+// it has shrunk to a quarter of its peak. mu must be held.
+func (sh *keyedShard[K, E]) drop(key K) {
 	delete(sh.m, key)
 	n := len(sh.m)
 	if sh.peak > keyedKeep && n <= sh.peak/4 {
