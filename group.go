@@ -14,7 +14,8 @@ import (
 // gives it back when f returns, so a Go that must wait for room waits in
 // the semaphore's FIFO queue with its caller's ctx, and a grant that comes
 // as that ctx ends goes on to the next Go (the core decides which came
-// first). A failure, or the end of Wait, closes the group: it sets the
+// first); it yields a couple of times, queued, before it parks
+// (groupSpins). A failure, or the end of Wait, closes the group: it sets the
 // closed bit of the state word, which every later Go sees, and closes the
 // semaphore, which ends the Go calls queued for room with ErrClosed. Wait
 // parks on a waitQueue of its own until the state word counts no call in
