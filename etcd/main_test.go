@@ -14,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/gophergate/gate/etcd"
 	"github.com/gophergate/gate/etcd/internal/embedded"
@@ -75,13 +77,19 @@ var ignoreEtcd = []goleak.Option{
 	goleak.IgnoreAnyFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 }
 
-// newClient returns a client of srv, closed at the end of the test.
+// newClient returns a client of endpoint, closed at the end of the test.
 func newClient(tb testing.TB, endpoint string) *clientv3.Client {
 	tb.Helper()
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{endpoint},
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
+		// Reconnect within a fraction of a second of a restarted server, not after
+		// gRPC's default backoff of up to two minutes.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 300 * time.Millisecond},
+			MinConnectTimeout: time.Second,
+		})},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -178,7 +186,8 @@ func (c *call[T]) pending(tb testing.TB, d time.Duration) {
 
 // A proxy forwards TCP connections to target until it is cut: then it closes every
 // connection and refuses new ones until it is resumed, as a network partition between
-// one client and the server would.
+// one client and the server would. Cutting the clients off before stopping the server
+// also spares the server's Stop its wait of several seconds for open streams to end.
 type proxy struct {
 	l      net.Listener
 	target string
