@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -11,8 +12,11 @@ import (
 // A queue is the FIFO of callers waiting for one of the permits of a name, kept in etcd
 // and shared by every process: Mutex is a queue with one permit, Semaphore one with n.
 //
-// Each Lock or Acquire call puts a key of its own, name/<lease>-<seq>, attached to its
-// session's lease. The keys are ordered by their creation revision, which etcd makes
+// Each Lock or Acquire call puts a key of its own, name/<lease>-<n>, attached to its
+// session's lease. The names are reused, by the calls that follow on the same Mutex or
+// Semaphore, once the call that had one is over: etcd keeps every key name ever used
+// under a prefix in its index until the next compaction, and each read of the queue
+// walks them all, so a fresh name per call would make every call slower than the last. The keys are ordered by their creation revision, which etcd makes
 // unique and increasing, so the order is the order of arrival across all processes. The
 // calls whose keys are among the first permits hold a permit; the creation revision of
 // a holder's key is its Token. A key leaves the queue when its caller releases, gives up
@@ -37,6 +41,30 @@ type queue struct {
 	s       *Session
 	pfx     string // name + "/"
 	permits int
+
+	mu    sync.Mutex // guards free and names
+	free  []string   // key names no call of this queue uses now
+	names int        // key names made so far
+}
+
+// name returns a key name that no other call of this queue uses now.
+func (q *queue) name() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.free); n > 0 {
+		key := q.free[n-1]
+		q.free = q.free[:n-1]
+		return key
+	}
+	q.names++
+	return fmt.Sprintf("%s%016x-%x", q.pfx, int64(q.s.id), q.names)
+}
+
+// done gives back a key name taken by name, once its key is gone from etcd.
+func (q *queue) done(key string) {
+	q.mu.Lock()
+	q.free = append(q.free, key)
+	q.mu.Unlock()
 }
 
 // enter puts a new key for this call at the end of the queue and reports whether it is
@@ -44,7 +72,7 @@ type queue struct {
 // first permits keys. On error the key may or may not exist, and the caller must remove
 // it with leave.
 func (q *queue) enter(ctx context.Context) (key string, rev int64, held bool, err error) {
-	key = fmt.Sprintf("%s%016x-%x", q.pfx, int64(q.s.id), q.s.seq.Add(1))
+	key = q.name()
 	resp, err := q.s.client.Txn(ctx).Then(
 		clientv3.OpPut(key, "", clientv3.WithLease(q.s.id)),
 		clientv3.OpGet(q.pfx, clientv3.WithPrefix(), clientv3.WithKeysOnly(),
@@ -186,11 +214,14 @@ func (q *queue) leave(ctx context.Context, key string) {
 	defer cancel()
 	if _, err := q.s.client.Delete(dctx, key); err != nil {
 		q.s.abandon()
+		return // the name stays unused: the lease, not this call, ends the key
 	}
+	q.done(key)
 }
 
 // release deletes the key of a holder if it is still the one created at rev, and
-// reports ErrLost if it is not (the lease went, and the key with it).
+// reports ErrLost if it is not (the lease went, and the key with it). Either way the key
+// name is free again; on any other error the caller still holds the key.
 func (q *queue) release(ctx context.Context, key string, rev int64) error {
 	resp, err := q.s.client.Txn(ctx).If(
 		clientv3.Compare(clientv3.CreateRevision(key), "=", rev),
@@ -198,6 +229,7 @@ func (q *queue) release(ctx context.Context, key string, rev int64) error {
 	if err != nil {
 		return err
 	}
+	q.done(key)
 	if !resp.Succeeded {
 		return ErrLost
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -22,7 +21,6 @@ type Session struct {
 	id     clientv3.LeaseID
 	ttl    time.Duration // as granted: whole seconds
 
-	seq  atomic.Uint64 // numbers the keys made through this session
 	stop context.CancelFunc
 	done chan struct{} // closed when the keep-alive goroutine ends
 
