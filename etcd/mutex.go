@@ -100,7 +100,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := m.q.release(ctx, key, rev)
+	err := m.q.release(ctx, key)
 	if err != nil && err != ErrLost {
 		return firstErr(ctx, err)
 	}

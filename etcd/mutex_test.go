@@ -233,3 +233,28 @@ func TestMutexUnlockDoneCtxKeepsLock(t *testing.T) {
 	}
 	waitKeys(t, c, name(t), 0)
 }
+
+// TestMutexTwoOnOneSession takes one name through two Mutexes of one session: they
+// queue like separate processes and do not share a key.
+func TestMutexTwoOnOneSession(t *testing.T) {
+	c := newClient(t, server.Endpoint)
+	s := newSession(t, c, 2*time.Second)
+	m1, m2 := etcd.NewMutex(s, name(t)), etcd.NewMutex(s, name(t))
+	if _, err := m1.Lock(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.TryLock(t.Context()); !errors.Is(err, etcd.ErrLocked) {
+		t.Fatalf("TryLock through a second Mutex = %v, want ErrLocked", err)
+	}
+	lock := async(func() (etcd.Token, error) { return m2.Lock(t.Context()) })
+	waitKeys(t, c, name(t), 2)
+	if err := m1.Unlock(t.Context()); err != nil {
+		t.Fatalf("Unlock = %v", err)
+	}
+	if _, err := lock.result(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Unlock(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -14,7 +14,7 @@ import (
 //
 // Each Lock or Acquire call puts a key of its own, name/<lease>-<n>, attached to its
 // session's lease. The names are reused, by the calls that follow on the same Mutex or
-// Semaphore, once the call that had one is over: etcd keeps every key name ever used
+// Semaphore value, once the call that had one is over: etcd keeps every key name ever used
 // under a prefix in its index until the next compaction, and each read of the queue
 // walks them all, so a fresh name per call would make every call slower than the last. The keys are ordered by their creation revision, which etcd makes
 // unique and increasing, so the order is the order of arrival across all processes. The
@@ -42,9 +42,8 @@ type queue struct {
 	pfx     string // name + "/"
 	permits int
 
-	mu    sync.Mutex // guards free and names
-	free  []string   // key names no call of this queue uses now
-	names int        // key names made so far
+	mu   sync.Mutex // guards free
+	free []string   // key names no call of this queue uses now
 }
 
 // name returns a key name that no other call of this queue uses now.
@@ -56,8 +55,9 @@ func (q *queue) name() string {
 		q.free = q.free[:n-1]
 		return key
 	}
-	q.names++
-	return fmt.Sprintf("%s%016x-%x", q.pfx, int64(q.s.id), q.names)
+	// Numbered per session, not per queue: two Mutexes of one name on one session
+	// must not share a key.
+	return fmt.Sprintf("%s%016x-%x", q.pfx, int64(q.s.id), q.s.names.Add(1))
 }
 
 // done gives back a key name taken by name, once its key is gone from etcd.
@@ -219,18 +219,18 @@ func (q *queue) leave(ctx context.Context, key string) {
 	q.done(key)
 }
 
-// release deletes the key of a holder if it is still the one created at rev, and
-// reports ErrLost if it is not (the lease went, and the key with it). Either way the key
-// name is free again; on any other error the caller still holds the key.
-func (q *queue) release(ctx context.Context, key string, rev int64) error {
-	resp, err := q.s.client.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(key), "=", rev),
-	).Then(clientv3.OpDelete(key)).Commit()
+// release deletes the key of a holder, and reports ErrLost if it was gone already (the
+// lease went, and the key with it). No other call can have put a key of that name
+// meanwhile, since the name is reused only once this call is over, so a plain delete
+// (one round trip, as concurrency.Mutex's Unlock) tells the two apart. Either way the
+// key name is free again; on any other error the caller still holds the key.
+func (q *queue) release(ctx context.Context, key string) error {
+	resp, err := q.s.client.Delete(ctx, key)
 	if err != nil {
 		return err
 	}
 	q.done(key)
-	if !resp.Succeeded {
+	if resp.Deleted == 0 {
 		return ErrLost
 	}
 	return nil

@@ -84,7 +84,7 @@ func (s *Semaphore) Release(ctx context.Context, t Token) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.q.release(ctx, key, int64(t))
+	err := s.q.release(ctx, key)
 	if err != nil && err != ErrLost {
 		return firstErr(ctx, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -21,8 +22,9 @@ type Session struct {
 	id     clientv3.LeaseID
 	ttl    time.Duration // as granted: whole seconds
 
-	stop context.CancelFunc
-	done chan struct{} // closed when the keep-alive goroutine ends
+	names atomic.Uint64 // numbers the key names made through this session
+	stop  context.CancelFunc
+	done  chan struct{} // closed when the keep-alive goroutine ends
 
 	closeOnce sync.Once
 	closeErr  error
