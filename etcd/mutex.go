@@ -21,7 +21,8 @@ type Token int64
 // Callers are served in the order they called Lock, across every process: each call
 // puts a key under name/, and the key created first holds the lock. A Mutex may be used
 // by several goroutines at once; they queue like separate processes, and Unlock releases
-// whichever of them holds it. A Mutex must not be copied after first use.
+// whichever of them holds it. The zero Mutex is not usable: make one with [NewMutex]. A
+// Mutex must not be copied after first use.
 //
 // A Lock that returns a Token synchronizes after the Unlock, or the lease loss, that let
 // it in, as seen through etcd's revisions; no memory is shared between processes, so
@@ -48,7 +49,7 @@ func NewMutex(s *Session, name string) *Mutex {
 // with [ErrLost], or if etcd fails, with that error. On every failure the call holds
 // nothing and its key has been deleted from etcd (if etcd cannot be reached to delete it,
 // the session is given up, so that its lease, and the key with it, expires within the
-// TTL); if the lock was passed to it while it was being cancelled, the next waiter gets
+// TTL; Lock then waits up to the TTL for etcd before returning); if the lock was passed to it while it was being cancelled, the next waiter gets
 // it. A done ctx is reported first, also when the lock was free.
 //
 // Locking a Mutex that this process holds through another goroutine waits like any

@@ -11,8 +11,9 @@ import (
 //
 // Callers are served in the order they called Acquire, across every process: each call
 // puts a key under name/, and the permits go to the keys created first. Several
-// goroutines may use one Semaphore at once; each permit is released by its Token. A
-// Semaphore must not be copied after first use.
+// goroutines may use one Semaphore at once; each permit is released by its Token. The
+// zero Semaphore is not usable: make one with [NewSemaphore]. A Semaphore must not be
+// copied after first use.
 type Semaphore struct {
 	q queue
 

@@ -15,7 +15,8 @@ import (
 // through it lasts only as long as the lease: when the lease is lost, the keys attached
 // to it are deleted by etcd and the locks they held are free for others.
 //
-// A Session is safe for use by any number of goroutines. Closing it, or closing its
+// A Session is made by [NewSession] (the zero Session is not usable) and is safe for
+// use by any number of goroutines. Closing it, or closing its
 // client, ends the keep-alive.
 type Session struct {
 	client *clientv3.Client
