@@ -118,6 +118,9 @@ func TestMutexCrossProcess(t *testing.T) {
 	const procs, rounds = 3, 5
 	c := newClient(t, server.Endpoint)
 	nm := name(t)
+	if _, err := c.Delete(t.Context(), nm+"-log/", clientv3.WithPrefix()); err != nil { // an earlier -count round's
+		t.Fatal(err)
+	}
 	if _, err := c.Put(t.Context(), nm+"-counter", "0"); err != nil {
 		t.Fatal(err)
 	}

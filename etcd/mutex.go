@@ -47,10 +47,11 @@ func NewMutex(s *Session, name string) *Mutex {
 //
 // Lock returns early if ctx is done, with ctx.Err(), or if the session's lease is lost,
 // with [ErrLost], or if etcd fails, with that error. On every failure the call holds
-// nothing and its key has been deleted from etcd (if etcd cannot be reached to delete it,
-// the session is given up, so that its lease, and the key with it, expires within the
-// TTL; Lock then waits up to the TTL for etcd before returning); if the lock was passed to it while it was being cancelled, the next waiter gets
-// it. A done ctx is reported first, also when the lock was free.
+// nothing and its key has been deleted from etcd. If etcd cannot be reached to delete
+// it, Lock tries for up to the TTL, then gives the session up, so that its lease, and the
+// key with it, expires. If the lock was passed to the call while it was being
+// cancelled, the next waiter gets it. A done ctx is reported first, also when the lock
+// was free.
 //
 // Locking a Mutex that this process holds through another goroutine waits like any
 // other caller; locking it again from the goroutine that holds it deadlocks until ctx

@@ -2,8 +2,14 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -95,8 +101,13 @@ func (q *queue) enter(ctx context.Context) (key string, rev int64, held bool, er
 // the queue, ctx is done (ctx.Err()), the session is lost (ErrLost) or etcd fails. On
 // error the caller must remove the key with leave: it may have been let in meanwhile,
 // and leaving then passes the permit on.
+//
+// A waiter rides out an outage of etcd (a restart, a leader election, a broken
+// connection): it reads the queue again, backing off, for as long as its lease lives;
+// the lease, lost after a TTL without etcd, bounds the wait, as it bounds a holder's.
 func (q *queue) wait(ctx context.Context, key string, rev int64) error {
 	c := q.s.client
+	backoff := 10 * time.Millisecond
 	for {
 		// What is ahead: the last permits+1 keys created before ours, newest first,
 		// and whether our own key still exists (it goes with the lease).
@@ -108,8 +119,20 @@ func (q *queue) wait(ctx context.Context, key string, rev int64) error {
 				clientv3.WithLimit(int64(q.permits+1))),
 		).Commit()
 		if err != nil {
-			return err
+			if !unavailable(err) || ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-q.s.done:
+				return ErrLost
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
 		}
+		backoff = 10 * time.Millisecond
 		if resp.Responses[0].GetResponseRange().Count == 0 {
 			return ErrLost
 		}
@@ -273,6 +296,17 @@ func (q *queue) tryAcquire(ctx context.Context) (key string, rev int64, err erro
 		return "", 0, firstErr(ctx, err)
 	}
 	return key, rev, nil
+}
+
+// unavailable reports whether err says that etcd cannot answer now (no connection, no
+// leader, a timeout): gRPC's Unavailable, as the client passes it on or as etcd's own
+// error types carry it. Other errors (permission denied, a bad request) are final.
+func unavailable(err error) bool {
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		return ee.Code() == codes.Unavailable
+	}
+	return status.Code(err) == codes.Unavailable
 }
 
 // firstErr returns ctx.Err() if ctx is done, else err: a done ctx is reported before
