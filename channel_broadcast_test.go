@@ -1446,7 +1446,7 @@ type bcMachine struct {
 
 	queue      []bcModelSendWait          // SendWait waiters, FIFO
 	recvs      map[int]int                // receiver id -> id of its pending Recv
-	closeWaits map[int]bool               // pending WaitClosed ids
+	closeWaits map[int]int                // pending WaitClosed id -> its sender id
 	calls      map[int]*async[string]     // every call in flight
 	cancels    map[int]context.CancelFunc // their ctx
 	want       map[int]string             // calls that must have returned, with what
@@ -1461,7 +1461,7 @@ func newBCMachine(rt *rapid.T) *bcMachine {
 		rx:         map[int]*gate.BroadcastReceiver[int]{},
 		rxm:        map[int]*bcModelRx{},
 		recvs:      map[int]int{},
-		closeWaits: map[int]bool{},
+		closeWaits: map[int]int{},
 		calls:      map[int]*async[string]{},
 		cancels:    map[int]context.CancelFunc{},
 		want:       map[int]string{},
@@ -1740,6 +1740,12 @@ func (m *bcMachine) closeTx(rt *rapid.T) {
 		}
 	}
 	m.queue = q
+	for cid, tx := range m.closeWaits {
+		if tx == id { // a Close ends its handle's WaitClosed
+			m.want[cid] = "closed"
+			delete(m.closeWaits, cid)
+		}
+	}
 	m.closed = true
 	for _, open := range m.txOpen {
 		if open {
@@ -1774,7 +1780,7 @@ func (m *bcMachine) waitClosed(rt *rapid.T) {
 	case m.openRx() == 0:
 		m.want[cid] = "ok"
 	default:
-		m.closeWaits[cid] = true
+		m.closeWaits[cid] = id
 	}
 }
 
