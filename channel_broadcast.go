@@ -698,7 +698,7 @@ func (r *BroadcastReceiver[T]) Len() int {
 		return 0
 	}
 	n := r.cur.Load() >> 1 // before tail, which only grows
-	return int(r.c.tail.Load() - n)
+	return int(min(r.c.tail.Load()-n, r.c.capacity))
 }
 
 // IsClosed reports whether this receiver is closed or every sender handle is
