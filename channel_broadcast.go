@@ -7,24 +7,20 @@ import (
 	"sync/atomic"
 )
 
-// This file is the broadcast channel: one ring of exactly capacity slots
-// shared by every handle, a send position (tail), and a cursor per receiver,
-// after tokio's broadcast.rs (tokio/src/sync/broadcast.rs) but with the
-// capacity the user asked for instead of the next power of two.
+// This file is the broadcast channel, after tokio's broadcast.rs
+// (tokio/src/sync/broadcast.rs) but with exactly the capacity asked for: one
+// ring of capacity slots, a send position (tail), and a cursor per receiver.
 //
 // Senders serialize on the mutex of the receivers' wait queue (mu), which
-// guards writing into the ring and orders the changes of the receiver count
-// with the sends. A
-// receiver reads without any lock: it pins the slot that holds its next
-// value, claims the value by moving its cursor on with a CAS, copies the
-// value and unpins it while counting itself off the slot's reader count. It
-// takes mu only to find out how far it lagged, when a sender is writing the
-// slot it wants, or to close.
-//
-// Every wait is the core's (sync.go): Recv waits on recvQ with waitFor, Ready
-// is a readiness on recvQ, WaitClosed is handles.waitClosed, and SendWait
-// takes its turn in a one-permit sem (FIFO, cancellable), then waits on slotQ
-// with waitFor until the oldest slot has no reader left.
+// guards writing into the ring and orders the changes of the handle counts
+// with the sends. A receiver reads without a lock: it pins the slot of its
+// next value, claims the value by moving its cursor on with a CAS, copies it
+// and unpins while counting itself off the slot's readers. It takes mu only
+// to find out how far it lagged, when a sender writes the slot it wants, or
+// to close. Every wait is the core's (sync.go): Recv waits on recvQ with
+// waitFor, Ready is a readiness on recvQ, WaitClosed is handles.waitClosed,
+// and SendWait takes its turn in a one-permit sem (FIFO, cancellable), then
+// waits on slotQ with waitFor until the oldest slot has no reader to go.
 
 // maxBroadcastReceivers bounds the live receivers of one channel, so that a
 // slot's reader count and pin count fit their fields of the state word.
@@ -37,27 +33,24 @@ const maxBroadcastReceivers = 1<<31 - 1
 //	63 .......... 32 | 31 ........... 1 | 0
 //	readers to go    | readers pinning  | writing
 //
-// readers to go (rem) is the number of receivers that were subscribed when the
-// slot's value was sent and have not read it (nor closed) yet. It is set by
-// the sender and only decreases until the slot is written again. A plain Send
-// overwrites a slot whatever its rem (those readers lag); SendWait waits for
-// rem == 0 on the slot it is about to overwrite, the oldest.
+// readers to go (rem): the receivers subscribed when the value was sent that
+// have not read it (nor closed) yet. The sender sets it; it only decreases
+// until the slot is written again. A plain Send overwrites a slot whatever
+// its rem (those readers lag); SendWait waits for rem == 0 on the slot it is
+// about to overwrite, the oldest.
 //
-// readers pinning (busy) counts receivers inside their look at the slot. A
-// writer takes the slot only when busy is 0, by setting the writing bit in a
-// CAS, and gives it back with an add that sets rem and clears the bit. A
-// reader pins with one add; if the word it got back has the writing bit set,
-// the slot is being written: it unpins with another add and takes the slow
-// path. Both sides only add to busy, never store it, so the transient pins of
-// readers that back off are never lost.
+// readers pinning (busy): receivers inside their look at the slot. A writer
+// takes the slot only when busy is 0, setting the writing bit in a CAS, and
+// gives it back with an add that sets rem and clears the bit. A reader pins
+// with one add; if the word it got back has the writing bit set, it unpins
+// with another add and takes the slow path. Both sides only add to busy, so
+// the transient pins of readers that back off are never lost.
 //
-// Why not a lock per slot, as tokio has: the common case, a reader that is
-// not lagging, needs only these two adds on the slot it reads (and a CAS on
-// its own cursor), and a sender one CAS and one add on the slot it writes;
-// readers never touch each other's state and never block a sender except
-// during a copy. A seqlock (copy, then check a version) would be cheaper
-// still but is a data race on val, which for a T with pointers is not memory
-// safe.
+// Why not a lock per slot, as tokio has: a reader that is not lagging needs
+// only these two adds (and a CAS on its own cursor), a sender one CAS and one
+// add; readers never touch each other's state and block a sender only during
+// a copy. A seqlock would be cheaper still but is a data race on val, which
+// for a T with pointers is not memory safe.
 const (
 	broadcastWriting   = 1                                  // a sender is writing pos and val
 	broadcastBusyOne   = 1 << 1                             // one reader pinning
@@ -67,17 +60,13 @@ const (
 	broadcastUnpinRead = broadcastBusyOne + broadcastRemOne // a reader done: unpin and count itself off
 )
 
-// Cursor word of a BroadcastReceiver: next<<1 | frozen.
-//
-// next is the position of the receiver's next value. Only the receiver's
-// goroutine moves it, always with a CAS, and it moves it before it counts
-// itself off the slot it claims. Close, which any goroutine may call, sets
-// frozen (atomic Or) and counts the receiver off every slot from the next it
-// read in the same step: a CAS that fails on the frozen bit leaves its slot to
-// Close, one that succeeded counts itself off its slot. So every slot is
-// counted off exactly once, whichever goroutine closes the receiver and
-// whatever it is doing then. (A plain cursor that Close reads would be a data
-// race, and a Close racing a read could count a slot off twice.)
+// Cursor word of a BroadcastReceiver: next<<1 | frozen. next, the position
+// of its next value, is moved only by the receiver's goroutine, with a CAS,
+// before it counts itself off the slot it claims. Close, from any goroutine,
+// sets frozen (atomic Or) and counts the receiver off every slot from the
+// next it got back: a CAS that fails on the bit leaves its slot to Close. So
+// every slot is counted off once, whatever the receiver is doing. (Close
+// reading a plain cursor would be a data race and could count a slot twice.)
 const broadcastFrozen = 1
 
 // A broadcastSlot holds one value of the ring.
@@ -106,12 +95,10 @@ type broadcastChan[T any] struct {
 	_    [56]byte
 
 	// recvQ holds the Recv callers and armed Ready, woken by every send and
-	// the last sender's Close. Its mu, called mu in this file, also
-	// serializes the senders and is held while the handle counts change: a
-	// send publishes its value and takes the waiters in one critical
-	// section, so that a receiver that takes the value and then arms Ready
-	// finds the wake-up gone, not on its way (a token with nothing there),
-	// and a receiver that subscribes after a send is not woken by it.
+	// the last sender's Close. Its mu ("mu" in this file) also serializes the
+	// senders: a send publishes its value and takes the waiters in one
+	// critical section, so a receiver that takes the value and then arms
+	// Ready, or subscribes, gets no late wake-up (a token with nothing there).
 	recvQ   waitQueue
 	tailIdx int // tail % capacity; guarded by mu
 
@@ -125,9 +112,9 @@ type broadcastChan[T any] struct {
 // of the send.
 //
 // A BroadcastSender is safe for use by any number of goroutines at once;
-// [BroadcastSender.Clone] makes another handle on the same channel. The
-// channel is closed for its receivers once every sender handle is closed. A
-// BroadcastSender must not be copied after first use (handles are pointers).
+// [BroadcastSender.Clone] makes another handle. The channel is closed for its
+// receivers once every sender handle is closed. It must not be copied after
+// first use (handles are pointers).
 //
 // In the terminology of the Go memory model, a Send or SendWait that returns
 // without error synchronizes before every receive that returns its value, and
@@ -168,11 +155,9 @@ type BroadcastReceiver[T any] struct {
 // Broadcast returns the two halves of a broadcast channel that holds exactly
 // capacity values. Every receiver sees every value sent after it subscribed;
 // a receiver more than capacity values behind loses the oldest ones (see
-// [BroadcastReceiver.Recv]). The ring of capacity slots is allocated here.
+// [BroadcastReceiver.Recv]). The ring of capacity slots is allocated here;
+// unlike tokio's, the capacity is not rounded up to a power of two.
 // Broadcast panics if capacity is less than 1 or more than MaxPermits.
-//
-// Unlike tokio's broadcast::channel, the capacity is not rounded up to a
-// power of two: Broadcast(3) holds 3 values.
 func Broadcast[T any](capacity int) (*BroadcastSender[T], *BroadcastReceiver[T]) {
 	if capacity < 1 || capacity > MaxPermits {
 		panic("gate: Broadcast: capacity out of range [1, MaxPermits]")
@@ -184,47 +169,50 @@ func Broadcast[T any](capacity int) (*BroadcastSender[T], *BroadcastReceiver[T])
 }
 
 // newBroadcastReceiver returns an open receiver of c at position 0; the
-// caller moves it (setNext) and counts it in before it is shared.
+// caller moves it and counts it in before it is shared.
 func newBroadcastReceiver[T any](c *broadcastChan[T]) *BroadcastReceiver[T] {
 	r := &BroadcastReceiver[T]{c: c}
 	r.rd.w.owner = &r.h // so that Close wakes an armed Ready (closeWaiters)
 	return r
 }
 
-// setNext moves an unshared receiver's cursor to pos.
-func (r *BroadcastReceiver[T]) setNext(pos uint64) {
-	r.cur.Store(pos << 1)
-	r.seen = pos
-	r.idx = int(pos % r.c.capacity)
+// Send sends v to every receiver subscribed now and returns how many there
+// are. It never waits for a receiver (nor behind SendWait callers): when the
+// ring is full it overwrites the oldest value, and receivers that had not
+// read it get a [*LaggedError]. (It may yield while a receiver copies the
+// slot it is about to write.) It returns [ErrClosed], v not stored, if there
+// is no receiver or this handle is closed. A return of n > 0 does not mean
+// that any receiver will read v: a receiver may close first, or lag past it.
+func (s *BroadcastSender[T]) Send(v T) (int, error) {
+	n, err, _ := s.send(v, false)
+	if err == nil {
+		// The slot after the one overwritten may have no reader to go (its
+		// readers may all have subscribed later): a SendWait may go.
+		s.c.slotQ.notify()
+	}
+	return n, err
 }
 
-// ---------------------------------------------------------------------------
-// Sending
-
-// Send sends v to every receiver subscribed now and returns how many there
-// are. It never waits for a receiver: when the ring is full it overwrites the
-// oldest value, and receivers that had not read it will get a
-// [*LaggedError]. (It may yield while a receiver copies the very slot it is
-// about to write.) Send does not wait behind goroutines blocked in SendWait.
-//
-// Send returns [ErrClosed], and v is not stored, if there is no receiver or
-// this handle is closed. A return of n > 0 does not mean that any receiver
-// will read v: a receiver may close first, or lag past it.
-func (s *BroadcastSender[T]) Send(v T) (int, error) {
+// send sends v under mu, unless this handle is closed or no receiver is left
+// (ErrClosed) or, for a SendWait (wait), the oldest slot has a reader to go
+// (done false: nothing sent). It wakes the receivers after unlocking.
+func (s *BroadcastSender[T]) send(v T, wait bool) (n int, err error, done bool) {
 	c := s.c
-	c.recvQ.mu.Lock()
-	if s.h.closed.Load() || c.hs.gone(receivers) {
-		c.recvQ.mu.Unlock()
-		return 0, ErrClosed
-	}
 	var l wakeList
-	n := c.sendLocked(v, &l)
+	c.recvQ.mu.Lock()
+	switch {
+	case s.h.closed.Load() || c.hs.gone(receivers):
+		err = ErrClosed
+	case wait && c.slots[c.tailIdx].state.Load()>>broadcastRemShift != 0:
+		// The slot the send would overwrite, the oldest, has readers to go.
+		c.recvQ.mu.Unlock()
+		return 0, nil, false
+	default:
+		n = c.sendLocked(v, &l)
+	}
 	c.recvQ.mu.Unlock()
 	l.wake()
-	// The slot after the one overwritten may have no reader to go (its
-	// readers may all have subscribed later): a SendWait may go.
-	c.slotQ.notify()
-	return n, nil
+	return n, err, true
 }
 
 // SendWait sends v to every receiver subscribed now and returns how many
@@ -235,33 +223,26 @@ func (s *BroadcastSender[T]) Send(v T) (int, error) {
 // waiting for, which then waits for the next one.
 //
 // If ctx is already done, SendWait returns ctx.Err() without sending, even if
-// there is room. If ctx is done before v is sent it returns ctx.Err(), v is
-// not stored, and the waiter leaves the queue. It returns [ErrClosed], v not
-// stored, if there is no receiver (when it is called, or once the last one
-// closes while it waits) or this handle is closed (before or while it
-// waits). A receiver that never reads and is never closed blocks SendWait
-// forever: that is the backpressure it asks for.
+// there is room; if ctx is done before v is sent, ctx.Err(), v not stored,
+// out of the queue. It returns [ErrClosed], v not stored, if there is no
+// receiver (when called, or once the last one closes) or this handle is
+// closed (before or while it waits). A receiver that never reads and is
+// never closed blocks SendWait forever: that is the backpressure asked for.
 func (s *BroadcastSender[T]) SendWait(ctx context.Context, v T) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	c := s.c
-	c.recvQ.mu.Lock()
-	if s.h.closed.Load() || c.hs.gone(receivers) {
-		c.recvQ.mu.Unlock()
+	if s.IsClosed() {
 		return 0, ErrClosed
 	}
-	// Nobody holds the turn or waits for it, and the oldest slot is free:
-	// send without taking the turn (a SendWait that takes it meanwhile
-	// started at the same time and may go second).
-	if c.turn.available(1) != 0 && c.slotFreeLocked() {
-		var l wakeList
-		n := c.sendLocked(v, &l)
-		c.recvQ.mu.Unlock()
-		l.wake()
-		return n, nil
+	// Nobody holds the turn or waits for it: send at once if the oldest slot
+	// is free (a SendWait that takes the turn meanwhile started at the same
+	// time and may go second).
+	if s.c.turn.available(1) != 0 {
+		if n, err, done := s.send(v, true); done {
+			return n, err
+		}
 	}
-	c.recvQ.mu.Unlock()
 	return s.sendWaitSlow(ctx, v)
 }
 
@@ -275,48 +256,26 @@ func (s *BroadcastSender[T]) sendWaitSlow(ctx context.Context, v T) (int, error)
 	}
 	var n int
 	var err error
-	var l wakeList
-	for {
-		c.recvQ.mu.Lock()
-		if s.h.closed.Load() || c.hs.gone(receivers) {
-			err = ErrClosed
-		} else if c.slotFreeLocked() {
-			n = c.sendLocked(v, &l)
-		} else {
-			// A plain Send may have taken the slot we were woken for: wait for
-			// the next one, keeping the turn.
-			c.recvQ.mu.Unlock()
+	for done := false; !done && err == nil; {
+		if n, err, done = s.send(v, true); !done {
+			// Not free (a plain Send may have taken the slot we were woken
+			// for): wait for the next, keeping the turn.
 			err = c.slotQ.waitFor(ctx, &s.h, c.slotFree)
 			if err == ErrClosed && !s.h.closed.Load() {
-				// waitFor found slotFree true under its lock but false when it
-				// looked again (see the report on waitFor): not a close.
+				// waitFor saw slotFree true under its lock, false when it
+				// looked again: not a close (see the report on waitFor).
 				err = nil
 			}
-			if err != nil {
-				break
-			}
-			continue
 		}
-		c.recvQ.mu.Unlock()
-		break
 	}
 	c.turn.release(1, 1, 1, "gate: BroadcastSender.SendWait: turn released twice")
-	l.wake()
 	return n, err
 }
 
-// slotFreeLocked reports whether the slot at tail, which the next send
-// overwrites, has no reader left to read it (or was never written). mu must
-// be held.
-func (c *broadcastChan[T]) slotFreeLocked() bool {
-	return c.slots[c.tailIdx].state.Load()>>broadcastRemShift == 0
-}
-
-// slotFree is the condition of the SendWait holding the turn, without mu: the
-// oldest slot looks free, or no receiver is left. It is a hint, checked again
-// under mu. Its wakers (a reader that counts itself off to rem 0, a receiver's
-// Close, a Send) change the slot's word, the receiver count or tail before
-// they call slotQ.notify.
+// slotFree is the condition of the SendWait holding the turn: the oldest
+// slot looks free, or no receiver is left (a hint; send checks under mu). Its
+// wakers (a reader that counts itself off to rem 0, a receiver's Close, a
+// Send) change the slot, the receiver count or tail, then call slotQ.notify.
 func (c *broadcastChan[T]) slotFree() bool {
 	return c.hs.gone(receivers) || c.slots[c.tail.Load()%c.capacity].state.Load()>>broadcastRemShift == 0
 }
@@ -362,9 +321,7 @@ func (c *broadcastChan[T]) sendLocked(v T, l *wakeList) int {
 // call. A channel whose receivers were all closed works again once a new one
 // subscribes. Subscribe on a closed handle returns a closed receiver. It
 // panics if the channel would have more than 2^31-1 receivers.
-func (s *BroadcastSender[T]) Subscribe() *BroadcastReceiver[T] {
-	return s.c.subscribe(&s.h)
-}
+func (s *BroadcastSender[T]) Subscribe() *BroadcastReceiver[T] { return s.c.subscribe(&s.h) }
 
 // subscribe adds a receiver at tail, or returns a closed receiver if the
 // handle h that asks for it is closed.
@@ -381,7 +338,9 @@ func (c *broadcastChan[T]) subscribe(h *handle) *BroadcastReceiver[T] {
 		c.recvQ.mu.Unlock()
 		panic("gate: BroadcastSender.Subscribe: too many receivers")
 	}
-	r.setNext(c.tail.Load())
+	r.seen = c.tail.Load()
+	r.cur.Store(r.seen << 1)
+	r.idx = int(r.seen % c.capacity)
 	c.hs.add(receivers)
 	c.recvQ.mu.Unlock()
 	return r
@@ -412,9 +371,8 @@ func (s *BroadcastSender[T]) Len() int {
 	return int(t - lo)
 }
 
-// Clone returns another sender handle on the same channel, which keeps the
-// channel open for receivers until it is closed too. The clone of a closed
-// handle is closed.
+// Clone returns another sender handle on the same channel, which keeps it
+// open for receivers until it is closed too. A closed handle's clone is closed.
 func (s *BroadcastSender[T]) Clone() *BroadcastSender[T] {
 	c := s.c
 	n := &BroadcastSender[T]{c: c}
@@ -468,15 +426,10 @@ func (s *BroadcastSender[T]) IsClosed() bool { return s.c.hs.isClosed(&s.h, rece
 func (s *BroadcastSender[T]) WaitClosed(ctx context.Context) error {
 	err := s.c.hs.waitClosed(ctx, &s.h, receivers)
 	if err == ErrClosed && !s.h.closed.Load() {
-		// The last receiver closed, then one subscribed while waitFor
-		// looked again (see SendWait): it did return for the close.
-		return nil
+		return nil // the receivers were gone, then one subscribed (see SendWait)
 	}
 	return err
 }
-
-// ---------------------------------------------------------------------------
-// Receiving
 
 // Results of tryFast.
 const (
@@ -516,13 +469,10 @@ func (r *BroadcastReceiver[T]) tryFast() (v T, res int) {
 	if st>>broadcastRemShift == 1 {
 		// We are its last reader (rem counts us): drop the value so that
 		// the ring does not keep it alive.
-		var zero T
-		s.val = zero
+		s.val = *new(T)
 	}
 	rem := s.state.Add(^uint64(broadcastUnpinRead-1)) >> broadcastRemShift
-	if r.idx++; r.idx == len(c.slots) {
-		r.idx = 0
-	}
+	r.step()
 	if rem == 0 {
 		c.slotQ.notify() // it may be the oldest slot, which a SendWait waits for
 	}
@@ -553,14 +503,10 @@ func (r *BroadcastReceiver[T]) recvLocked() (v T, err error) {
 		}
 		s := &c.slots[r.idx]
 		v = s.val
-		if s.state.Add(^uint64(broadcastRemOne-1))>>broadcastRemShift == 0 {
-			var zero T
-			s.val = zero
+		if c.countOff(s) {
 			c.slotQ.notify()
 		}
-		if r.idx++; r.idx == len(c.slots) {
-			r.idx = 0
-		}
+		r.step()
 		return v, nil
 	case cur&broadcastFrozen != 0 || c.hs.gone(senders):
 		return v, ErrClosed
@@ -568,11 +514,31 @@ func (r *BroadcastReceiver[T]) recvLocked() (v T, err error) {
 	return v, ErrEmpty
 }
 
-// tryRecv is TryRecv.
-func (r *BroadcastReceiver[T]) tryRecv() (T, error) {
+// step moves the receiver's slot index to the next slot, after its cursor.
+func (r *BroadcastReceiver[T]) step() {
+	if r.idx++; r.idx == len(r.c.slots) {
+		r.idx = 0
+	}
+}
+
+// countOff counts one reader off s, which must count it, and reports whether
+// none is left; then it drops the value. mu must be held (no writer runs).
+func (c *broadcastChan[T]) countOff(s *broadcastSlot[T]) bool {
+	if s.state.Add(^uint64(broadcastRemOne-1))>>broadcastRemShift != 0 {
+		return false
+	}
+	s.val = *new(T)
+	return true
+}
+
+// TryRecv returns the next value if there is one, without waiting. It
+// returns [ErrEmpty] if nothing was sent since the last value received,
+// [*LaggedError] if the receiver fell behind (see Recv), and [ErrClosed] if
+// every sender is closed and nothing is left for this receiver, or on a
+// closed receiver.
+func (r *BroadcastReceiver[T]) TryRecv() (T, error) {
 	if r.h.closed.Load() {
-		var zero T
-		return zero, ErrClosed
+		return *new(T), ErrClosed
 	}
 	v, res := r.tryFast()
 	switch res {
@@ -581,9 +547,8 @@ func (r *BroadcastReceiver[T]) tryRecv() (T, error) {
 	case broadcastClosed:
 		return v, ErrClosed
 	case broadcastEmpty:
-		// The sender count is loaded after the tail that showed nothing:
-		// with senders left, the channel was open and empty then. With none,
-		// a last value may have come in between: look under mu.
+		// Loaded after the tail that showed nothing: with senders left it
+		// was open and empty; with none, look under mu for a last value.
 		if !r.c.hs.gone(senders) {
 			return v, ErrEmpty
 		}
@@ -603,14 +568,12 @@ func (r *BroadcastReceiver[T]) has() bool {
 // Recv returns the next value, waiting until one is sent.
 //
 // A receiver that fell behind, so that values it had not read were
-// overwritten, gets a [*LaggedError] whose Skipped is the number of values it
-// missed, (sent - capacity) - position, where sent counts every value ever
-// sent and position is the receiver's cursor; the next Recv returns the
-// oldest value still held. Lagged is reported before [ErrClosed]: once every
-// sender is closed, Recv still returns the lag and the values held for this
-// receiver, and ErrClosed only when none is left. It returns ErrClosed on a
-// closed receiver, and a Close of the receiver (from any goroutine) ends a
-// Recv that waits with ErrClosed.
+// overwritten, gets a [*LaggedError] whose Skipped is (sent - capacity) -
+// position, the values it missed; the next Recv returns the oldest value
+// still held. Lagged comes before [ErrClosed]: once every sender is closed,
+// Recv still returns the lag and the values held, and ErrClosed when none is
+// left. It returns ErrClosed on a closed receiver, and the receiver's Close
+// (from any goroutine) ends a Recv that waits with ErrClosed.
 //
 // If ctx is already done Recv returns ctx.Err() without receiving, even if a
 // value is there; if ctx is done while it waits it returns ctx.Err() and the
@@ -625,49 +588,39 @@ func (r *BroadcastReceiver[T]) Recv(ctx context.Context) (T, error) {
 }
 
 // broadcastSpins is how many times a Recv that found nothing yields before it
-// parks: a sender running on another CPU usually sends within that time, and
-// a park costs a channel and a wake-up. With one CPU the yields let the
-// sender run. Measured on 2 CPUs (bench/results/broadcast.md): 1 sender, 4
-// receivers, capacity 16, SendWait: 500 ns/op and 35 B/op with 0 spins, 100
-// ns/op and 7 B/op with 2; 4 spins is no better than 2.
+// parks (a park costs a channel and a wake-up; a sender on another CPU
+// usually sends meanwhile). Measured (bench/results/broadcast.md), 1 sender,
+// 4 receivers, capacity 16: 500 ns/op and 35 B/op with 0 spins, 100 ns/op and
+// 7 B/op with 2; 4 is no better than 2.
 const broadcastSpins = 2
 
 // recvSlow is the slow path of Recv: a done ctx first, then TryRecv until it
 // has something, waiting on recvQ in between.
 func (r *BroadcastReceiver[T]) recvSlow(ctx context.Context) (T, error) {
-	var zero T
 	if err := ctx.Err(); err != nil {
-		return zero, err
+		return *new(T), err
 	}
 	for {
-		v, err := r.tryRecv()
+		v, err := r.TryRecv()
 		for i := 0; err == ErrEmpty && i < broadcastSpins; i++ {
 			runtime.Gosched()
-			v, err = r.tryRecv()
+			v, err = r.TryRecv()
 		}
 		if err != ErrEmpty {
 			return v, err
 		}
 		// A wake-up is a hint to look again; nothing is taken while waiting.
 		if err := r.c.recvQ.waitFor(ctx, &r.h, r.has); err != nil {
-			return zero, err
+			return *new(T), err
 		}
 	}
 }
-
-// TryRecv returns the next value if there is one, without waiting. It
-// returns [ErrEmpty] if nothing was sent since the last value received,
-// [*LaggedError] if the receiver fell behind (see Recv), and [ErrClosed] if
-// every sender is closed and nothing is left for this receiver, or on a
-// closed receiver.
-func (r *BroadcastReceiver[T]) TryRecv() (T, error) { return r.tryRecv() }
 
 // All returns an iterator over the values received: each with a nil error;
 // a lag is yielded once as (zero, *LaggedError) and the loop goes on with the
 // oldest value still held. It ends when every sender is closed and nothing
 // is left, when the receiver is closed, or when ctx is done (check ctx.Err()
-// after the loop). Breaking out of the loop leaves the receiver open, at the
-// value after the last one yielded.
+// after the loop). A break leaves the receiver at the next value.
 func (r *BroadcastReceiver[T]) All(ctx context.Context) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		for {
@@ -710,8 +663,8 @@ func (r *BroadcastReceiver[T]) IsClosed() bool { return r.c.hs.isClosed(&r.h, se
 // returns [ErrClosed], its armed Ready becomes receivable, and every later
 // call on it returns ErrClosed. The values it had not read no longer wait
 // for it: a SendWait waiting for it to read the oldest value goes on. When
-// it is the last open receiver, Send and SendWait return ErrClosed until a
-// new receiver subscribes, and WaitClosed returns. Close is idempotent.
+// it is the last receiver, Send and SendWait return ErrClosed until one
+// subscribes, and WaitClosed returns. Close is idempotent.
 func (r *BroadcastReceiver[T]) Close() {
 	if !r.h.close() {
 		return
@@ -722,18 +675,9 @@ func (r *BroadcastReceiver[T]) Close() {
 	// every value held that we had not read: those in [max(next,
 	// t-capacity), t), all sent while we were subscribed. Under mu no sender
 	// overwrites them meanwhile.
-	n := r.cur.Or(broadcastFrozen) >> 1
 	t := c.tail.Load()
-	n = max(n, t-min(t, c.capacity))
-	for i := n % c.capacity; n < t; n++ {
-		s := &c.slots[i]
-		if s.state.Add(^uint64(broadcastRemOne-1))>>broadcastRemShift == 0 {
-			var zero T
-			s.val = zero
-		}
-		if i++; i == c.capacity {
-			i = 0
-		}
+	for n := max(r.cur.Or(broadcastFrozen)>>1, t-min(t, c.capacity)); n < t; n++ {
+		c.countOff(&c.slots[n%c.capacity])
 	}
 	c.hs.done(receivers) // wakes WaitClosed if we were the last
 	c.recvQ.mu.Unlock()
@@ -743,27 +687,14 @@ func (r *BroadcastReceiver[T]) Close() {
 
 // Ready returns a channel that becomes receivable once TryRecv would return
 // something other than [ErrEmpty]: a value, a lag, or ErrClosed (every
-// sender closed, or this receiver closed, from any goroutine). With
-// something there already it is receivable at once. Use it to wait for the
-// receiver in a select beside other channels:
-//
-//	for {
-//		select {
-//		case <-rx.Ready():
-//			v, err := rx.TryRecv()
-//			...
-//		case <-ticker.C:
-//			...
-//		}
-//	}
-//
-// Receive from the returned channel at most once, then call TryRecv; call
-// Ready again before each select. Nothing is invented (after a receive from
-// it, TryRecv does not return ErrEmpty, as long as nothing was received
-// between Ready and the receive from its channel) and nothing is lost
-// (whatever is sent after Ready makes it receivable). Ready allocates
-// nothing after its first call, which makes the channel it returns while
-// nothing is there and keeps it with the receiver: in a testing/synctest
-// bubble, call Ready first inside the bubble, and close a receiver armed in
-// a bubble before the bubble ends (see doc.go).
+// sender closed, or this receiver closed, from any goroutine); at once if
+// something is there already. It lets the receiver sit in a select beside
+// other channels (case <-rx.Ready(): v, err := rx.TryRecv()). Receive from
+// the channel at most once, then call TryRecv; call Ready again before each
+// select. Nothing is invented (after a receive from it, TryRecv does not
+// return ErrEmpty) and nothing is lost (whatever is sent after Ready makes
+// it receivable). Ready allocates nothing after its first call, which makes
+// the channel and keeps it with the receiver: in a testing/synctest bubble,
+// call Ready first inside the bubble, and close a receiver armed in a bubble
+// before the bubble ends (see doc.go).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has) }
