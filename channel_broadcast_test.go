@@ -80,6 +80,14 @@ func recvLagged[T any](t *testing.T, rx *gate.BroadcastReceiver[T], n uint64) {
 	lagged(t, err, n)
 }
 
+// rxLen fails unless rx.Len() is want.
+func rxLen[T any](t *testing.T, rx *gate.BroadcastReceiver[T], want int) {
+	t.Helper()
+	if n := rx.Len(); n != want {
+		t.Fatalf("Len = %d, want %d", n, want)
+	}
+}
+
 // send sends v and fails unless it reaches want receivers.
 func send[T any](t *testing.T, tx *gate.BroadcastSender[T], v T, want int) {
 	t.Helper()
@@ -385,21 +393,16 @@ func TestBroadcastLaggingRecoversAfterWrap(t *testing.T) { // lagging_receiver_r
 
 // TestBroadcastReceiverLenWithLag is receiver_len_with_lagged re-derived
 // for an exact capacity of 3 (tokio's rounds up to 4, where 4 values fit).
+// Len never exceeds the capacity (API.md; tokio counts the values lost too).
 func TestBroadcastReceiverLenWithLag(t *testing.T) {
 	tx, rx := gate.Broadcast[int](3)
 	sendAll(t, tx, 10, 20, 30, 40)
-	if n := rx.Len(); n != 4 {
-		t.Fatalf("Len = %d, want 4", n)
-	}
+	rxLen(t, rx, 3)
 	recvLagged(t, rx, 1) // 4 values in 3 slots: 10 was overwritten
-	if n := rx.Len(); n != 3 {
-		t.Fatalf("Len after the lag = %d, want 3", n)
-	}
+	rxLen(t, rx, 3)
 	recvWant(t, rx, 20)
 	sendAll(t, tx, 50, 60)
-	if n := rx.Len(); n != 4 {
-		t.Fatalf("Len = %d, want 4", n)
-	}
+	rxLen(t, rx, 3)
 	recvLagged(t, rx, 1) // 30 overwritten by 60
 	recvWant(t, rx, 40)
 	recvWant(t, rx, 50)
@@ -567,18 +570,12 @@ func TestBroadcastLaggedCountsOverwritten(t *testing.T) {
 func TestBroadcastLagUsesExactCapacity(t *testing.T) {
 	tx, rx := gate.Broadcast[int](3)
 	sendAll(t, tx, 1, 2, 3)
-	if n := rx.Len(); n != 3 {
-		t.Fatalf("Len = %d, want 3", n)
-	}
+	rxLen(t, rx, 3)
 	recvWant(t, rx, 1)
 	send(t, tx, 4, 1) // holds 2, 3, 4: still no lag
-	if n := rx.Len(); n != 3 {
-		t.Fatalf("Len = %d, want 3", n)
-	}
-	send(t, tx, 5, 1) // overwrites 2
-	if n := rx.Len(); n != 4 {
-		t.Fatalf("Len = %d, want 4", n)
-	}
+	rxLen(t, rx, 3)
+	send(t, tx, 5, 1) // overwrites 2; Len stays at the capacity
+	rxLen(t, rx, 3)
 	recvLagged(t, rx, 1)
 	for v := 3; v <= 5; v++ {
 		recvWant(t, rx, v)
@@ -589,9 +586,7 @@ func TestBroadcastLagUsesExactCapacity(t *testing.T) {
 	// all four).
 	tx2, rx2 := gate.Broadcast[int](3)
 	sendAll(t, tx2, 1, 2, 3, 4)
-	if n := rx2.Len(); n != 4 {
-		t.Fatalf("Len = %d, want 4", n)
-	}
+	rxLen(t, rx2, 3)
 	recvLagged(t, rx2, 1)
 	recvWant(t, rx2, 2)
 }
@@ -667,10 +662,8 @@ func TestBroadcastReceiverLenAfterLag(t *testing.T) {
 	for _, step := range []struct {
 		len  int
 		want int // 0: the lag
-	}{{4, 0}, {2, 3}, {1, 4}, {0, -1}} {
-		if n := rx.Len(); n != step.len {
-			t.Fatalf("Len = %d, want %d", n, step.len)
-		}
+	}{{2, 0}, {2, 3}, {1, 4}, {0, -1}} { // never above the capacity, 2
+		rxLen(t, rx, step.len)
 		switch step.want {
 		case 0:
 			recvLagged(t, rx, 2)
@@ -1101,12 +1094,7 @@ func TestBroadcastSendWaitClosed(t *testing.T) {
 		synctest.Wait()
 		sw1.failed(t, gate.ErrClosed)
 		sw2.pending(t)
-		if _, err := tx.SendWait(t.Context(), 9); err != gate.ErrClosed {
-			t.Fatalf("SendWait on a closed handle: %v", err)
-		}
-		if _, err := tx.Send(9); err != gate.ErrClosed {
-			t.Fatalf("Send on a closed handle: %v", err)
-		}
+		closedTx(t, tx)
 		rx.Close() // the last receiver
 		synctest.Wait()
 		sw2.failed(t, gate.ErrClosed)
@@ -1139,31 +1127,16 @@ func TestBroadcastHandles(t *testing.T) {
 	if tx.ReceiverCount() != 2 {
 		t.Fatalf("ReceiverCount after Close = %d", tx.ReceiverCount())
 	}
-	recvErr(t, rx3, gate.ErrClosed)
-	if _, err := rx3.Recv(context.Background()); err != gate.ErrClosed {
-		t.Fatalf("Recv on a closed receiver: %v", err)
-	}
-	if rx3.Len() != 0 || !rx3.IsClosed() || !isReady(rx3.Ready()) {
-		t.Fatal("closed receiver: want Len 0, IsClosed, Ready receivable")
-	}
-	if r := rx3.Resubscribe(); !r.IsClosed() || tx.ReceiverCount() != 2 {
-		t.Fatal("Resubscribe of a closed receiver is open")
-	}
-
+	closedRx(t, rx3)
 	tx2 := tx.Clone()
 	tx.Close()
 	tx.Close() // idempotent
-	if rx.IsClosed() {
+	if rx.IsClosed() || tx2.IsClosed() {
 		t.Fatal("IsClosed with a clone open")
 	}
-	if c := tx.Clone(); func() bool { _, err := c.Send(1); return err != gate.ErrClosed }() {
-		t.Fatal("Clone of a closed sender can send")
-	}
-	if r := tx.Subscribe(); !r.IsClosed() || tx.ReceiverCount() != 2 {
-		t.Fatal("Subscribe on a closed sender gave an open receiver")
-	}
-	if err := tx.WaitClosed(context.Background()); err != gate.ErrClosed {
-		t.Fatalf("WaitClosed on a closed sender: %v", err)
+	closedTx(t, tx)
+	if tx.ReceiverCount() != 2 {
+		t.Fatalf("ReceiverCount = %d after calls on closed handles, want 2", tx.ReceiverCount())
 	}
 	send(t, tx2, 1, 2)
 	tx2.Close()
@@ -1174,6 +1147,264 @@ func TestBroadcastHandles(t *testing.T) {
 	if !rx.IsClosed() {
 		t.Fatal("IsClosed false")
 	}
+}
+
+// closedRx fails unless every call on rx answers as on a closed receiver
+// (API.md: every later call on a closed handle returns ErrClosed; its
+// Resubscribe is closed; reads still answer).
+func closedRx(t *testing.T, rx *gate.BroadcastReceiver[int]) {
+	t.Helper()
+	recvErr(t, rx, gate.ErrClosed)
+	if _, err := rx.Recv(context.Background()); err != gate.ErrClosed {
+		t.Fatalf("Recv on a closed receiver: %v", err)
+	}
+	if rx.Len() != 0 || !rx.IsClosed() || !isReady(rx.Ready()) {
+		t.Fatal("closed receiver: want Len 0, IsClosed, Ready receivable")
+	}
+	if !rx.Resubscribe().IsClosed() {
+		t.Fatal("Resubscribe of a closed receiver is open")
+	}
+	for v, err := range rx.All(context.Background()) {
+		t.Fatalf("All on a closed receiver yielded (%v, %v)", v, err)
+	}
+}
+
+// closedTx fails unless every call on tx answers as on a closed sender: its
+// Clone and its Subscribe are closed too.
+func closedTx(t *testing.T, tx *gate.BroadcastSender[int]) {
+	t.Helper()
+	if _, err := tx.Send(9); err != gate.ErrClosed {
+		t.Fatalf("Send on a closed sender: %v", err)
+	}
+	if _, err := tx.SendWait(context.Background(), 9); err != gate.ErrClosed {
+		t.Fatalf("SendWait on a closed sender: %v", err)
+	}
+	if err := tx.WaitClosed(context.Background()); err != gate.ErrClosed {
+		t.Fatalf("WaitClosed on a closed sender: %v", err)
+	}
+	if !tx.IsClosed() || !tx.Clone().IsClosed() || !tx.Subscribe().IsClosed() {
+		t.Fatal("closed sender: want IsClosed, and its Clone and Subscribe closed")
+	}
+}
+
+// closeFrom closes rx in another goroutine and waits for the Close to
+// return (inside a bubble).
+func closeFrom(t *testing.T, rx *gate.BroadcastReceiver[int]) {
+	t.Helper()
+	c := goErr("Close", func() error { rx.Close(); return nil })
+	synctest.Wait()
+	c.ok(t)
+}
+
+// TestBroadcastReceiverCloseEndsCalls: a receiver's Close, from a goroutine
+// other than the one using it, ends its Recv in flight with ErrClosed, makes
+// its armed Ready receivable (TryRecv then says ErrClosed), and counts it off
+// what it had not read, so a SendWait waiting for it goes on.
+func TestBroadcastReceiverCloseEndsCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Broadcast[int](1)
+		armed, behind, reader := tx.Subscribe(), tx.Subscribe(), tx.Subscribe()
+		recv := goCall("Recv", func() (int, error) { return rx.Recv(t.Context()) })
+		ready := armed.Ready()
+		synctest.Wait()
+		recv.pending(t)
+		if isReady(ready) {
+			t.Fatal("Ready receivable on an empty channel")
+		}
+		rx.Close() // the test goroutine is not the one in Recv
+		synctest.Wait()
+		recv.failed(t, gate.ErrClosed)
+		closedRx(t, rx)
+
+		closeFrom(t, armed)
+		if !isReady(ready) {
+			t.Fatal("armed Ready not receivable after the receiver's Close")
+		}
+		closedRx(t, armed)
+
+		send(t, tx, 1, 2)
+		recvWant(t, reader, 1)
+		sw := goCall("SendWait", func() (int, error) { return tx.SendWait(t.Context(), 2) })
+		synctest.Wait()
+		sw.pending(t) // behind has not read 1
+		closeFrom(t, behind)
+		if n := sw.ok(t); n != 1 {
+			t.Fatalf("SendWait reached %d receivers, want 1", n)
+		}
+		closedRx(t, behind)
+		recvWant(t, reader, 2)
+		if n := tx.ReceiverCount(); n != 1 {
+			t.Fatalf("ReceiverCount = %d, want 1", n)
+		}
+	})
+}
+
+// TestBroadcastCloseRace closes a receiver from another goroutine while its
+// own goroutine is inside Recv, TryRecv or Ready (run it with -race): every
+// call returns, and the Close counts the receiver off each value it had not
+// read exactly once, so that once the receiver that stays has read
+// everything, nothing is owed (Sender.Len 0) and SendWait fills the ring
+// without waiting.
+func TestBroadcastCloseRace(t *testing.T) {
+	watchdog(t)
+	ctx := context.Background()
+	for round := range loomRounds(400) {
+		tx, stay := gate.Broadcast[int](4)
+		rx := tx.Subscribe()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := round; ; i++ {
+				var err error
+				switch i % 3 {
+				case 0:
+					_, err = rx.Recv(ctx)
+				case 1:
+					_, err = rx.TryRecv()
+				default:
+					<-rx.Ready()
+					_, err = rx.TryRecv()
+				}
+				if _, lag := err.(*gate.LaggedError); err == gate.ErrClosed {
+					return
+				} else if err != nil && err != gate.ErrEmpty && !lag {
+					t.Errorf("round %d: %v", round, err)
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for v := range round % 7 {
+				tx.Send(v)
+				if v == round%5 {
+					runtime.Gosched()
+				}
+			}
+		})
+		wg.Go(func() {
+			for range round % 3 {
+				runtime.Gosched()
+			}
+			rx.Close()
+		})
+		wg.Wait()
+		for {
+			if _, err := stay.TryRecv(); err == gate.ErrEmpty {
+				break
+			}
+		}
+		if n, c := tx.Len(), tx.ReceiverCount(); n != 0 || c != 1 {
+			t.Fatalf("round %d: Sender.Len = %d, ReceiverCount = %d, want 0, 1", round, n, c)
+		}
+		for v := range 4 {
+			if _, err := tx.SendWait(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestBroadcastSenderCloseEndsCalls: a sender's Close ends the SendWait and
+// WaitClosed calls in flight on that handle with ErrClosed, a SendWait in
+// line for the turn too, but not those of another handle. IsClosed: this
+// handle is closed, or no receiver is left.
+func TestBroadcastSenderCloseEndsCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Broadcast[int](1)
+		tx2 := tx.Clone()
+		send(t, tx, 0, 1)
+		sw2 := goCall("SendWait on tx2", func() (int, error) { return tx2.SendWait(t.Context(), 2) })
+		synctest.Wait() // holds the turn, waits for the slot
+		sw := goCall("SendWait on tx", func() (int, error) { return tx.SendWait(t.Context(), 1) })
+		wc := goErr("WaitClosed on tx", func() error { return tx.WaitClosed(t.Context()) })
+		wc2 := goErr("WaitClosed on tx2", func() error { return tx2.WaitClosed(t.Context()) })
+		synctest.Wait()
+		tx.Close()
+		synctest.Wait()
+		sw.failed(t, gate.ErrClosed)
+		wc.failed(t, gate.ErrClosed)
+		sw2.pending(t)
+		wc2.pending(t)
+		if !tx.IsClosed() || tx2.IsClosed() {
+			t.Fatalf("IsClosed = %v, %v, want true, false", tx.IsClosed(), tx2.IsClosed())
+		}
+		recvWant(t, rx, 0)
+		synctest.Wait()
+		sw2.ok(t)
+		rx.Close()
+		synctest.Wait()
+		wc2.ok(t)
+		if !tx2.IsClosed() {
+			t.Fatal("IsClosed false with no receiver left")
+		}
+		tx2.Subscribe()
+		if tx2.IsClosed() {
+			t.Fatal("IsClosed true after a Subscribe")
+		}
+	})
+}
+
+// TestBroadcastAll: All yields every value with a nil error, and a lag once
+// as (zero, *LaggedError) followed by the oldest value held; it ends when
+// every sender is closed and nothing is left.
+func TestBroadcastAll(t *testing.T) {
+	tx, rx := gate.Broadcast[int](2)
+	sendAll(t, tx, 1, 2, 3, 4, 5)
+	tx.Close()
+	var got []string
+	for v, err := range rx.All(context.Background()) {
+		if err != nil && v != 0 {
+			t.Fatalf("All yielded (%v, %v), want the zero value with an error", v, err)
+		}
+		got = append(got, recvString(v, err))
+	}
+	if want := []string{"lagged 3", "value 4", "value 5"}; !slices.Equal(got, want) {
+		t.Fatalf("All yielded %q, want %q", got, want)
+	}
+}
+
+// TestBroadcastAllEnds: All ends when ctx is done, when the loop breaks (the
+// receiver stays at the next value), and when another goroutine closes the
+// receiver.
+func TestBroadcastAllEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Broadcast[int](4)
+		count := func(ctx context.Context) *async[int] {
+			return goCall("All", func() (int, error) {
+				n := 0
+				for range rx.All(ctx) {
+					n++
+				}
+				return n, ctx.Err()
+			})
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		loop := count(ctx)
+		sendAll(t, tx, 1, 2)
+		synctest.Wait()
+		loop.pending(t)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := loop.failed(t, context.DeadlineExceeded); n != 2 {
+			t.Fatalf("All yielded %d values, want 2", n)
+		}
+
+		sendAll(t, tx, 3, 4)
+		for v := range rx.All(t.Context()) {
+			if v == 3 {
+				break
+			}
+		}
+		recvWant(t, rx, 4)
+
+		loop = count(t.Context())
+		synctest.Wait()
+		rx.Close()
+		synctest.Wait()
+		if n := loop.ok(t); n != 0 {
+			t.Fatalf("All yielded %d values, want 0", n)
+		}
+	})
 }
 
 // TestBroadcastWaitClosedCancel: a WaitClosed whose ctx ends leaves the
@@ -1446,7 +1677,7 @@ type bcMachine struct {
 
 	queue      []bcModelSendWait          // SendWait waiters, FIFO
 	recvs      map[int]int                // receiver id -> id of its pending Recv
-	closeWaits map[int]bool               // pending WaitClosed ids
+	closeWaits map[int]int                // pending WaitClosed id -> its sender id
 	calls      map[int]*async[string]     // every call in flight
 	cancels    map[int]context.CancelFunc // their ctx
 	want       map[int]string             // calls that must have returned, with what
@@ -1461,7 +1692,7 @@ func newBCMachine(rt *rapid.T) *bcMachine {
 		rx:         map[int]*gate.BroadcastReceiver[int]{},
 		rxm:        map[int]*bcModelRx{},
 		recvs:      map[int]int{},
-		closeWaits: map[int]bool{},
+		closeWaits: map[int]int{},
 		calls:      map[int]*async[string]{},
 		cancels:    map[int]context.CancelFunc{},
 		want:       map[int]string{},
@@ -1713,14 +1944,20 @@ func (m *bcMachine) resubscribe(rt *rapid.T) {
 	m.newRx(m.rx[rid].Resubscribe(), m.rxm[rid].open)
 }
 
+// closeRx closes any receiver, also one with a Recv in flight (Close is the
+// one call another goroutine may make): that Recv returns ErrClosed, and an
+// armed Ready becomes receivable.
 func (m *bcMachine) closeRx(rt *rapid.T) {
-	rid, ok := m.pickIdleRx(rt)
-	if !ok {
+	rid := m.pickRx(rt)
+	m.rx[rid].Close()
+	if !m.rxm[rid].open {
 		return
 	}
-	m.rx[rid].Close()
 	m.rxm[rid].open = false
-	delete(m.arms, rid)
+	if cid, busy := m.recvs[rid]; busy {
+		m.want[cid] = "closed"
+		delete(m.recvs, rid)
+	}
 	m.settle()
 }
 
@@ -1740,6 +1977,12 @@ func (m *bcMachine) closeTx(rt *rapid.T) {
 		}
 	}
 	m.queue = q
+	for cid, tx := range m.closeWaits {
+		if tx == id { // a Close ends its handle's WaitClosed
+			m.want[cid] = "closed"
+			delete(m.closeWaits, cid)
+		}
+	}
 	m.closed = true
 	for _, open := range m.txOpen {
 		if open {
@@ -1774,7 +2017,7 @@ func (m *bcMachine) waitClosed(rt *rapid.T) {
 	case m.openRx() == 0:
 		m.want[cid] = "ok"
 	default:
-		m.closeWaits[cid] = true
+		m.closeWaits[cid] = id
 	}
 }
 
@@ -1836,6 +2079,11 @@ func (m *bcMachine) check(rt *rapid.T) {
 			}
 		}
 	}
+	for id, tx := range m.tx {
+		if got, want := tx.IsClosed(), !m.txOpen[id] || m.openRx() == 0; got != want {
+			rt.Fatalf("tx %d: IsClosed = %v, want %v", id, got, want)
+		}
+	}
 	tx := m.tx[0]
 	if got, want := tx.ReceiverCount(), m.openRx(); got != want {
 		rt.Fatalf("ReceiverCount = %d, want %d", got, want)
@@ -1859,7 +2107,7 @@ func (m *bcMachine) check(rt *rapid.T) {
 		rx := m.rx[rid]
 		wantLen, wantClosed := 0, true
 		if r.open {
-			wantLen, wantClosed = m.tail()-r.next, m.closed
+			wantLen, wantClosed = min(m.tail()-r.next, m.capacity), m.closed
 		}
 		if got := rx.Len(); got != wantLen {
 			rt.Fatalf("rx %d: Len = %d, want %d", rid, got, wantLen)

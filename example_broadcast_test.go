@@ -148,3 +148,25 @@ func ExampleBroadcastSender_WaitClosed() {
 	// no receivers left; ReceiverCount = 0
 	// gate: closed
 }
+
+// All ranges over a receiver: each value with a nil error, a lag once as a
+// *LaggedError (then the oldest value still held), until every sender is
+// closed and nothing is left.
+func ExampleBroadcastReceiver_All() {
+	tx, rx := gate.Broadcast[int](2)
+	for v := 1; v <= 4; v++ {
+		tx.Send(v) // 1 and 2 are overwritten
+	}
+	tx.Close()
+	for v, err := range rx.All(context.Background()) {
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(v)
+	}
+	// Output:
+	// gate: receiver lagged, missed 2 values
+	// 3
+	// 4
+}
