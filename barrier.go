@@ -74,7 +74,7 @@ func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 	b.q.pushBack(w)
 	b.q.mu.Unlock()
 	l.wake()
-	if !spinThenArm(&b.q, w, barrierSpins) {
+	if !b.q.spin(w, barrierSpins) {
 		err = park(ctx, w)
 	}
 	if err != nil && b.q.withdraw(w) {

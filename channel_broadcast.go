@@ -261,11 +261,6 @@ func (s *BroadcastSender[T]) sendWaitSlow(ctx context.Context, v T) (int, error)
 			// Not free (a plain Send may have taken the slot we were woken
 			// for): wait for the next, keeping the turn.
 			err = c.slotQ.waitFor(ctx, &s.h, c.slotFree)
-			if err == ErrClosed && !s.h.closed.Load() {
-				// waitFor saw slotFree true under its lock, false when it
-				// looked again: not a close (see the report on waitFor).
-				err = nil
-			}
 		}
 	}
 	c.turn.release(1, 1, 1, "gate: BroadcastSender.SendWait: turn released twice")
@@ -424,11 +419,7 @@ func (s *BroadcastSender[T]) IsClosed() bool { return s.c.hs.isClosed(&s.h, rece
 // returns ctx.Err() and leaves the queue. It returns [ErrClosed] if this
 // handle is closed, before the call or while it waits.
 func (s *BroadcastSender[T]) WaitClosed(ctx context.Context) error {
-	err := s.c.hs.waitClosed(ctx, &s.h, receivers)
-	if err == ErrClosed && !s.h.closed.Load() {
-		return nil // the receivers were gone, then one subscribed (see SendWait)
-	}
-	return err
+	return s.c.hs.waitClosed(ctx, &s.h, receivers)
 }
 
 // Results of tryFast.

@@ -44,7 +44,7 @@ const (
 // back when a function returns, and a Go loop over short functions (the
 // common shape: a fan-out over many small jobs) usually gets it within a
 // scheduling round or two: the yield lets the running functions finish,
-// and the grant then costs neither a channel nor a park (sem.spin). With
+// and the grant then costs neither a channel nor a park (waitQueue.spin). With
 // 10,000 tiny tasks at limit 8 it halves the time per task.
 const groupSpins = 2
 

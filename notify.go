@@ -2,7 +2,6 @@ package gate
 
 import (
 	"context"
-	"runtime"
 	"sync/atomic"
 )
 
@@ -283,7 +282,7 @@ const notifySpins = 2
 // took it off with wokeCancelled: ctx.Err(). On return w is off the list and
 // no waker holds it.
 func (n *Notify) park(ctx context.Context, w *waiter) error {
-	if spinThenArm(&n.q, w, notifySpins) {
+	if n.q.spin(w, notifySpins) {
 		return n.settled(ctx, w)
 	}
 	err := park(ctx, w)
@@ -302,37 +301,6 @@ func (n *Notify) settled(ctx context.Context, w *waiter) error {
 		return ctx.Err()
 	}
 	return nil
-}
-
-// spinThenArm yields the processor up to spins times while w, queued on q
-// without a channel, waits for a waker to take it off the list, then gives
-// it a channel to park on. It reports whether w was taken meanwhile (w.status
-// says why; it then needs no channel). A waker takes a waiter without a
-// channel off the list under mu and sets its taken flag instead of waking it
-// (wakeList.add): the spinner sees the flag, or finds w off the list when it
-// takes mu to install its channel. The channel is made here, by the
-// goroutine that parks on it, for this one park (the rule of the core's
-// newWaiter). Barrier uses it too.
-//
-// It is the core's sem.spin for any waitQueue, the one place of this file
-// that makes a channel: it belongs in sync.go, as a waitQueue method that
-// sem.spin would call too.
-func spinThenArm(q *waitQueue, w *waiter, spins int) (taken bool) {
-	for range spins {
-		runtime.Gosched()
-		if w.taken.Load() {
-			return true // status was set before taken, under mu
-		}
-	}
-	ready := make(chan struct{})
-	q.mu.Lock()
-	if !w.queued {
-		q.mu.Unlock()
-		return true
-	}
-	w.ready = ready
-	q.mu.Unlock()
-	return false
 }
 
 // enqueueLocked is the first half of a slow wait, under mu: it completes the

@@ -316,13 +316,10 @@ type SetOnce[T any] struct {
 	// set is 1 once v holds the value. It goes from 0 to 1 once, under q.mu,
 	// after v is written; a goroutine that loads 1 may read v without a lock,
 	// since v is never written again.
-	set atomic.Uint32
-	v   T
-	// done is the channel Done returns: nil until the first Done, then a
-	// channel made by that call (swapped in with a CAS), and &closedChan once
-	// Set has closed it.
-	done atomic.Pointer[chan struct{}]
-	q    waitQueue // the goroutines in Wait; its mu serializes Set
+	set  atomic.Uint32
+	v    T
+	done doneSignal // the channel Done returns, closed by Set
+	q    waitQueue  // the goroutines in Wait; its mu serializes Set
 }
 
 // Set sets the value to v if it is not set yet. It returns [ErrAlreadySet] if
@@ -356,9 +353,7 @@ func (c *SetOnce[T]) setSlow(v T) error {
 	// Done that loads done after this Swap returns closedChan; one that made a
 	// channel before it either swapped it in first (we close it here) or
 	// finds ours and returns closedChan.
-	if ch := c.done.Swap(&closedChan); ch != nil && ch != &closedChan {
-		close(*ch)
-	}
+	c.done.close()
 	return nil
 }
 
@@ -410,27 +405,7 @@ func (c *SetOnce[T]) waitSlow(ctx context.Context) (T, error) {
 // Done returns a channel made outside any bubble, which every goroutine may
 // use.
 func (c *SetOnce[T]) Done() <-chan struct{} {
-	if p := c.done.Load(); p != nil {
-		return *p
-	}
-	return c.doneSlow()
-}
-
-// doneSlow makes the channel of Done: outside any lock, then swapped in with
-// a CAS, so that of two first calls one channel wins and both return it.
-func (c *SetOnce[T]) doneSlow() <-chan struct{} {
-	if c.set.Load() != 0 {
-		// Set, and its Swap about to come: no need for a channel of our own.
-		return closedChan
-	}
-	ch := make(chan struct{})
-	if c.done.CompareAndSwap(nil, &ch) {
-		// Ours is in. If Set ran after our load of set, its Swap (after
-		// the CAS) finds ch and closes it.
-		return ch
-	}
-	// Another Done's channel, or closedChan from Set.
-	return *c.done.Load()
+	return c.done.get(func() bool { return c.set.Load() != 0 })
 }
 
 // Stats returns a snapshot of the waiting on c: the GetOrInit, GetOrTryInit

@@ -73,6 +73,39 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
+// A doneSignal is a channel closed once, made only if somebody asks for it
+// before: SetOnce.Done, like a context's Done. Its zero value has no
+// channel. The first get before close makes one (it belongs to the caller's
+// synctest bubble, see doc.go) and swaps it in with a CAS, so that of two
+// first calls one channel wins and both return it; after close every get
+// returns closedChan, which belongs to no bubble.
+type doneSignal struct{ p atomic.Pointer[chan struct{}] }
+
+// get returns the channel, or closedChan once isSet reports true (set is
+// published before close is called).
+func (d *doneSignal) get(isSet func() bool) <-chan struct{} {
+	if p := d.p.Load(); p != nil {
+		return *p
+	}
+	if isSet() {
+		return closedChan // close is about to come: no channel of our own
+	}
+	ch := make(chan struct{})
+	if d.p.CompareAndSwap(nil, &ch) {
+		// Ours is in. A close after our look at isSet finds it and closes it.
+		return ch
+	}
+	return *d.p.Load() // another get's channel, or closedChan from close
+}
+
+// close closes the channel, if one was made, once: a get after it returns
+// closedChan.
+func (d *doneSignal) close() {
+	if ch := d.p.Swap(&closedChan); ch != nil && ch != &closedChan {
+		close(*ch)
+	}
+}
+
 // A waiter is one goroutine parked, or about to park, on a waitQueue, or
 // one receiver's armed Ready (a token waiter, see readiness).
 //
@@ -106,7 +139,7 @@ type waiter struct {
 	// is the partial grant); Notify and Barrier use n for their own counts.
 	n, needed int64
 	// taken is set, under mu, when a waker takes a spinning waiter (one
-	// queued without a channel, see sem.spin) off the list, so that it can
+	// queued without a channel, see waitQueue.spin) off the list, so that it can
 	// look without the lock.
 	taken atomic.Bool
 	// status says why the waiter was woken, set by the waker before wake.
@@ -186,7 +219,7 @@ func (q *waitQueue) newWaiter(ctx context.Context) *waiter {
 
 // spareWaiter returns a waiter without a channel, off any list, for a call
 // whose ctx is ctx: a spare, or a new one. newWaiter adds the channel; a
-// waiter that spins before it parks (sem.spin) adds it later.
+// waiter that spins before it parks (waitQueue.spin) adds it later.
 func (q *waitQueue) spareWaiter(ctx context.Context) *waiter {
 	var w *waiter
 	for i := range q.spare {
@@ -482,11 +515,13 @@ func (q *waitQueue) waitFor(ctx context.Context, owner *handle, ready func() boo
 	}
 	q.mu.Lock()
 	q.pushBack(w)
-	if ready() || (owner != nil && owner.closed.Load()) {
+	if ok := ready(); ok || (owner != nil && owner.closed.Load()) {
+		// The look under mu decides: a condition that can turn false again
+		// (a free slot) must not be looked at a second time.
 		q.remove(w)
 		q.mu.Unlock()
 		q.putWaiter(w)
-		if ready() {
+		if ok {
 			return nil
 		}
 		return ErrClosed
@@ -857,7 +892,7 @@ func (s *sem) enqueueLocked(w *waiter, n, bias int64) (queued bool, err error) {
 // and settles at once if its wake-up came meanwhile.
 func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins int) error {
 	var err error
-	if w.ready != nil || !s.spin(w, spins) {
+	if w.ready != nil || !s.q.spin(w, spins) {
 		err = park(ctx, w)
 	}
 	if err != nil && s.q.withdraw(w) {
@@ -883,14 +918,17 @@ func (s *sem) parkAndSettle(ctx context.Context, w *waiter, bias int64, spins in
 	return err
 }
 
-// spin yields the processor up to spins times while w, queued without a
-// channel, waits for its grant, looking at w.taken; then it gives w a
-// channel to park on. It reports whether w was taken off the list (granted
-// or closed: w.status says), in which case w has no channel and needs none.
-// A waker takes a waiter without a channel off the list under mu, sets its
-// taken flag and does not wake it: the spinner sees the flag at its next
-// look, or finds it off the list when it takes mu to install its channel.
-func (s *sem) spin(w *waiter, spins int) (taken bool) {
+// spin yields the processor up to spins times while w, queued on q without
+// a channel, waits for a waker to take it off the list, looking at w.taken;
+// then it gives w a channel to park on. It reports whether w was taken off
+// the list (w.status says why), in which case w has no channel and needs
+// none. A waker takes a waiter without a channel off the list under mu, sets
+// its taken flag and does not wake it (wakeList.add): the spinner sees the
+// flag at its next look, or finds it off the list when it takes mu to
+// install its channel. The channel is made here, by the goroutine that parks
+// on it, for this one park. Spinning while queued keeps the waiter's place
+// in line; spinning before queueing would let a later caller go first.
+func (q *waitQueue) spin(w *waiter, spins int) (taken bool) {
 	for range spins {
 		runtime.Gosched()
 		if w.taken.Load() {
@@ -898,8 +936,8 @@ func (s *sem) spin(w *waiter, spins int) (taken bool) {
 		}
 	}
 	ready := make(chan struct{})
-	s.q.mu.Lock()
-	defer s.q.mu.Unlock()
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if !w.queued {
 		return true
 	}
