@@ -81,16 +81,19 @@ func (b *Barrier) Wait(ctx context.Context) (leader bool, err error) {
 		// Still queued: the generation has not completed; take the
 		// arrival back.
 		b.q.mu.Unlock()
-		b.q.putWaiter(w)
-		return false, err
+	} else if w.status == wokeCancelled {
+		err = ctx.Err()
+	} else {
+		err = nil
 	}
-	status := w.status
+	w.stats.end(w, err != nil)
 	b.q.putWaiter(w)
-	if status == wokeCancelled {
-		return false, ctx.Err()
-	}
-	return false, nil
+	return false, err
 }
+
+// Stats returns a snapshot of the waiting on b: the Wait calls that parked
+// for their generation to complete.
+func (b *Barrier) Stats() Stats { return b.q.stats.snapshot() }
 
 // completeLocked reports whether the caller's arrival completes the
 // generation: n-1 others wait. Before it counts them it takes off the list,

@@ -47,6 +47,19 @@ func statsCases() []statsCase {
 				func() { _, _ = rw.TryRLock() },
 				rw.Stats
 		}},
+		{"Notify", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			var n gate.Notify
+			return n.Wait, n.NotifyOne,
+				func() { n.NotifyOne(); _ = n.Wait(context.Background()) }, // takes the stored permit
+				n.Stats
+		}},
+		{"Barrier", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			b := gate.NewBarrier(2)
+			return func(ctx context.Context) error { _, err := b.Wait(ctx); return err },
+				func() { _, _ = b.Wait(context.Background()) }, // the leader, which does not park
+				func() {},
+				b.Stats
+		}},
 		{"OnceCell", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
 			var c gate.OnceCell[int]
 			return func(ctx context.Context) error { _, err := c.Wait(ctx); c.Take(); return err },

@@ -281,18 +281,20 @@ const notifySpins = 2
 // notification took it first (nil). A notification that found its ctx ended
 // took it off with wokeCancelled: ctx.Err(). On return w is off the list and
 // no waker holds it.
-func (n *Notify) park(ctx context.Context, w *waiter) error {
+func (n *Notify) park(ctx context.Context, w *waiter) (err error) {
 	if n.q.spin(w, notifySpins) {
-		return n.settled(ctx, w)
+		return n.settled(ctx, w) // never parked: nothing to count
 	}
-	err := park(ctx, w)
+	err = park(ctx, w)
 	if err != nil && n.q.withdraw(w) {
 		// Still queued: gone now, having taken nothing.
 		n.leftLocked()
 		n.q.mu.Unlock()
-		return err
+	} else {
+		err = n.settled(ctx, w)
 	}
-	return n.settled(ctx, w)
+	w.stats.end(w, err != nil)
+	return err
 }
 
 // settled returns what the notification that took w off the list says.
@@ -487,7 +489,7 @@ func (w *Notified) wait(ctx context.Context) error {
 	}
 	// Under mu, so that a notification sees it: one whose ctx has ended is
 	// skipped.
-	w.w.done = ctx.Done()
+	w.w.done, w.w.stats = ctx.Done(), &n.q.stats
 	n.q.mu.Unlock()
 	err := n.park(ctx, &w.w)
 	w.w.ready, w.w.done = nil, nil
@@ -521,3 +523,7 @@ func (w *Notified) Cancel() {
 	n.q.mu.Unlock()
 	l.wake()
 }
+
+// Stats returns a snapshot of the waiting on n: the Wait calls (and Waits of
+// a Notified) that parked.
+func (n *Notify) Stats() Stats { return n.q.stats.snapshot() }
