@@ -122,19 +122,20 @@ func ExampleWatchSender_SendIfModified() {
 	// true 5
 }
 
-// WaitClosed lets a sender stop its work once nobody watches any more.
-// Subscribe would open the channel again.
+// WaitClosed lets a sender stop its work once nobody watches any more. A
+// send with no receiver still stores its value, and Subscribe opens the
+// channel again: the new receiver reads the last value.
 func ExampleWatchSender_WaitClosed() {
 	ctx := context.Background()
 	tx, rx := gate.Watch(0)
 	go rx.Close()
 	if err := tx.WaitClosed(ctx); err == nil {
-		fmt.Println("no receiver left:", tx.Send(1))
+		fmt.Println("no receiver left:", tx.IsClosed(), tx.Send(1))
 	}
 	rx = tx.Subscribe()
-	fmt.Println("after Subscribe:", tx.Send(2), rx.Borrow())
+	fmt.Println("after Subscribe:", tx.IsClosed(), rx.Borrow())
 
 	// Output:
-	// no receiver left: gate: closed
-	// after Subscribe: <nil> 2
+	// no receiver left: true <nil>
+	// after Subscribe: false 1
 }
