@@ -950,8 +950,140 @@ func TestWatchClosedHandles(t *testing.T) {
 	}
 	_ = tx2.Send(4)
 	hasChanged(t, rxc, true, nil)
+	// The clone of the closed tx does not keep the channel open.
+	if !c.IsClosed() || tx2.ReceiverCount() != 1 {
+		t.Fatalf("clone of a closed sender: IsClosed() = %v, ReceiverCount() = %d", c.IsClosed(), tx2.ReceiverCount())
+	}
 	tx2.Close()
+	hasChanged(t, rxc, false, gate.ErrClosed)
+	if !rxc.IsClosed() {
+		t.Fatal("receiver: IsClosed() = false after the last open sender closed")
+	}
 	rxc.Close()
+}
+
+// TestWatchReceiverCloseEndsWaits checks Close of a receiver from another
+// goroutine (API.md, Goroutines and Handles and Close): it ends the
+// receiver's Changed or WaitFor in flight with ErrClosed and makes its armed
+// Ready receivable, and from then on the receiver reports itself closed,
+// still answers Borrow and is counted out of the channel.
+func TestWatchReceiverCloseEndsWaits(t *testing.T) {
+	waits := map[string]func(ctx context.Context, rx *gate.WatchReceiver[int]) error{
+		"Changed": func(ctx context.Context, rx *gate.WatchReceiver[int]) error { return rx.Changed(ctx) },
+		"WaitFor": func(ctx context.Context, rx *gate.WatchReceiver[int]) error {
+			_, err := rx.WaitFor(ctx, func(v int) bool { return v > 10 })
+			return err
+		},
+		"Ready": func(ctx context.Context, rx *gate.WatchReceiver[int]) error {
+			select {
+			case <-rx.Ready():
+				_, err := rx.HasChanged()
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
+	for name, wait := range waits {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tx, rx := gate.Watch(1)
+				other := rx.Clone()
+				w := goErr(name, func() error { return wait(t.Context(), rx) })
+				synctest.Wait()
+				w.pending(t)
+				rx.Close()
+				synctest.Wait()
+				w.failed(t, gate.ErrClosed)
+				if !rx.IsClosed() || tx.IsClosed() || tx.ReceiverCount() != 1 {
+					t.Fatalf("after Close: rx.IsClosed() = %v, tx.IsClosed() = %v, ReceiverCount() = %d",
+						rx.IsClosed(), tx.IsClosed(), tx.ReceiverCount())
+				}
+				if n := gate.WatchWaiters(rx); n != 0 {
+					t.Fatalf("%d waiters left", n)
+				}
+				hasChanged(t, rx, false, gate.ErrClosed)
+				_ = tx.Send(2)
+				borrow(t, rx, 2)
+				hasChanged(t, other, true, nil) // the other receiver goes on
+				other.Close()
+				if !tx.IsClosed() {
+					t.Fatal("tx.IsClosed() = false with every receiver closed")
+				}
+			})
+		})
+	}
+}
+
+// TestWatchSenderCloseEndsWaitClosed checks a sender's Close: it ends its
+// own WaitClosed in flight with ErrClosed, not another sender's; later, Send
+// returns ErrClosed and stores nothing, the other sends panic, and Borrow
+// still answers.
+func TestWatchSenderCloseEndsWaitClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Watch(1)
+		tx2 := tx.Clone()
+		w1 := goErr("tx.WaitClosed", func() error { return tx.WaitClosed(t.Context()) })
+		w2 := goErr("tx2.WaitClosed", func() error { return tx2.WaitClosed(t.Context()) })
+		synctest.Wait()
+		tx.Close()
+		synctest.Wait()
+		w1.failed(t, gate.ErrClosed)
+		w2.pending(t)
+		if err := tx.Send(2); err != gate.ErrClosed {
+			t.Fatalf("Send after Close = %v", err)
+		}
+		mustPanic(t, "SendReplace after Close", func() { tx.SendReplace(2) })
+		if got := tx.Borrow(); got != 1 {
+			t.Fatalf("Borrow after Close = %d: a failed send stored its value", got)
+		}
+		hasChanged(t, rx, false, nil)
+		rx.Close()
+		synctest.Wait()
+		w2.ok(t)
+	})
+}
+
+// TestWatchCloseRacesReads races a receiver's Close from another goroutine
+// with its own goroutine's Changed, WaitFor, Ready and Borrow while a sender
+// sends, on real goroutines (run it with -race): every wait ends, with nil,
+// ErrClosed or its ctx's error, and none outlives the Close.
+func TestWatchCloseRacesReads(t *testing.T) {
+	watchdog(t)
+	for round := range loomRounds(300) {
+		tx, rx := gate.Watch(0)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				var err error
+				switch i % 4 {
+				case 0:
+					err = rx.Changed(context.Background())
+				case 1:
+					_, err = rx.WaitFor(context.Background(), func(v int) bool { return v < 0 })
+				case 2:
+					<-rx.Ready()
+					_, err = rx.HasChanged()
+				default:
+					_ = rx.Borrow()
+				}
+				if err == gate.ErrClosed && rx.IsClosed() {
+					return
+				}
+				if err != nil {
+					t.Errorf("round %d: call %d = %v", round, i%4, err)
+					return
+				}
+			}
+		}()
+		for i := range round % 7 {
+			_ = tx.Send(i + 1)
+		}
+		rx.Close()
+		<-done
+		tx.Close()
+	}
 }
 
 // TestWatchClone checks that a receiver's clone has seen what it has, and
@@ -1410,13 +1542,21 @@ func TestWatchModel(t *testing.T) {
 
 			rt.Repeat(map[string]func(*rapid.T){
 				"Send": func(rt *rapid.T) {
-					id, ok := openTx()
+					id, ok := anyTx()
 					if !ok {
 						return
 					}
 					v := rapid.IntRange(0, 20).Draw(rt, "v")
-					// API.md: it stores also with no receiver.
-					if err := txs[id].Send(v); err != nil {
+					// API.md: it stores also with no receiver, and fails,
+					// storing nothing, only after this handle's Close.
+					err := txs[id].Send(v)
+					if !m.senders[id] {
+						if err != gate.ErrClosed {
+							rt.Fatalf("Send on a closed sender = %v", err)
+						}
+						return
+					}
+					if err != nil {
 						rt.Fatalf("Send = %v", err)
 					}
 					m.value = v
@@ -1528,7 +1668,15 @@ func TestWatchModel(t *testing.T) {
 					m.receivers[n] = &r
 				},
 				"ReceiverClose": func(rt *rapid.T) {
-					id, ok := openRx()
+					// Also one whose Changed or WaitFor waits in its own
+					// goroutine: Close ends it (API.md, Handles and Close).
+					ids := map[int]bool{}
+					for id, r := range m.receivers {
+						if !r.closed {
+							ids[id] = true
+						}
+					}
+					id, ok := pick(rt, ids, "rx")
 					if !ok {
 						return
 					}
@@ -1652,7 +1800,13 @@ func TestWatchModel(t *testing.T) {
 					kept := waiters[:0]
 					for _, w := range waiters {
 						r := m.receivers[w.rx]
-						if w.waitOn < 0 {
+						if r.closed {
+							// Its receiver's Close, from this goroutine,
+							// ended it.
+							if _, err := returnedRT(rt, w.call); err != gate.ErrClosed {
+								rt.Fatalf("%s after its receiver's Close = %v", w.call.what, err)
+							}
+						} else if w.waitOn < 0 {
 							switch {
 							case r.seen != m.version:
 								if _, err := returnedRT(rt, w.call); err != nil {
