@@ -101,8 +101,8 @@ type watch[T any] struct {
 func Watch[T any](initial T) (*WatchSender[T], *WatchReceiver[T]) {
 	c := &watch[T]{}
 	c.p.Store(&watchBox[T]{v: initial})
-	c.hs.open[senders].Store(1)
-	c.hs.open[receivers].Store(1)
+	c.hs.add(senders)
+	c.hs.add(receivers)
 	return &WatchSender[T]{c: c}, newWatchReceiver(c, 0, true)
 }
 
@@ -152,6 +152,9 @@ func (c *watch[T]) lock() *watchBox[T] {
 // sender waits for the lock, nb keeps the flag: the release hands the lock
 // to that sender, which then owns the box. A sender that queues after the
 // look finds the flag clear when it gets the lock and locks the box itself.
+// A holder that publishes nothing (its handle was closed while it waited)
+// leaves a locked box behind: lock-free sends then take the lock, and the
+// next holder owns that box as if it had been handed over.
 func (c *watch[T]) unlock(nb *watchBox[T]) {
 	if nb != nil {
 		if c.tx.q.waiting.Load() != 0 {
@@ -373,9 +376,14 @@ func (s *WatchSender[T]) ReceiverCount() int { return int(s.c.hs.open[receivers]
 func (s *WatchSender[T]) Clone() *WatchSender[T] {
 	c := s.c
 	n := &WatchSender[T]{c: c}
-	// Count the clone in before looking at s's flag: a Close of s that
-	// comes after the look counts s out after the clone is in, so the
-	// senders never look gone while the clone is open.
+	if s.h.closed.Load() {
+		n.h.closed.Store(true)
+		return n
+	}
+	// Count the clone in, then look at s's flag again: a Close of s that
+	// the look does not see counts s out after the clone is in, so the
+	// senders never look gone while the clone is open. One that it sees
+	// came first: the clone is closed, counted out again.
 	c.hs.add(senders)
 	if s.h.closed.Load() {
 		n.h.closed.Store(true)
@@ -595,13 +603,15 @@ func (r *WatchReceiver[T]) WaitFor(ctx context.Context, f func(T) bool) (T, erro
 // one has. The clone of a closed receiver is closed.
 func (r *WatchReceiver[T]) Clone() *WatchReceiver[T] {
 	c := r.c
-	// Counted in before the look at r's flag, as in WatchSender.Clone: a
-	// Close of r from another goroutine then never makes the receivers
-	// look gone while the clone is open.
-	c.hs.add(receivers)
 	open := !r.h.closed.Load()
-	if !open {
-		c.hs.done(receivers)
+	if open {
+		// Counted in, then r's flag again, as in WatchSender.Clone: a
+		// Close of r from another goroutine never makes the receivers
+		// look gone while the clone is open.
+		c.hs.add(receivers)
+		if open = !r.h.closed.Load(); !open {
+			c.hs.done(receivers)
+		}
 	}
 	return newWatchReceiver(c, r.seen, open)
 }
