@@ -367,7 +367,8 @@ func (s *WatchSender[T]) Subscribe() *WatchReceiver[T] {
 	return newWatchReceiver(c, watchVersion(c.p.Load().s), open)
 }
 
-// ReceiverCount returns the number of receivers not yet closed.
+// ReceiverCount returns the number of receivers not yet closed, also on a
+// closed sender.
 func (s *WatchSender[T]) ReceiverCount() int { return int(s.c.hs.open[receivers].Load()) }
 
 // Clone returns a new sender of the same channel. The channel is closed for
