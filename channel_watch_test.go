@@ -276,12 +276,15 @@ func TestWatchPollClose(t *testing.T) { // poll_close
 		rx.Close()
 		synctest.Wait()
 		w.ok(t)
-		if err := tx.Send("two"); err != gate.ErrClosed {
-			t.Fatalf("Send = %v, want ErrClosed", err)
-		}
 		if !tx.IsClosed() {
 			t.Fatal("IsClosed() = false after the last receiver closed")
 		}
+		// API.md: Send stores also with no receiver (tokio's send drops
+		// the value); a later Subscribe sees it.
+		if err := tx.Send("two"); err != nil {
+			t.Fatalf("Send with no receiver = %v, want nil", err)
+		}
+		borrow(t, tx.Subscribe(), "two")
 	})
 }
 
@@ -711,18 +714,18 @@ func TestWatchSendVariants(t *testing.T) {
 	hasChanged(t, rx, true, nil)
 	borrow(t, rx, 4)
 
-	// With no receiver, Send fails and stores nothing; SendReplace stores.
+	// With no receiver, every send stores (API.md: Send too).
 	rx.Close()
 	if n := tx.ReceiverCount(); n != 0 {
 		t.Fatalf("ReceiverCount() = %d", n)
 	}
-	if err := tx.Send(5); err != gate.ErrClosed {
+	if err := tx.Send(5); err != nil {
 		t.Fatalf("Send with no receiver = %v", err)
 	}
-	if got := tx.Borrow(); got != 4 {
-		t.Fatalf("Send with no receiver stored: Borrow = %d", got)
+	if got := tx.Borrow(); got != 5 {
+		t.Fatalf("Send with no receiver: Borrow = %d, want 5", got)
 	}
-	if old := tx.SendReplace(6); old != 4 {
+	if old := tx.SendReplace(6); old != 5 {
 		t.Fatalf("SendReplace = %d", old)
 	}
 	rx = tx.Subscribe()
@@ -947,8 +950,140 @@ func TestWatchClosedHandles(t *testing.T) {
 	}
 	_ = tx2.Send(4)
 	hasChanged(t, rxc, true, nil)
+	// The clone of the closed tx does not keep the channel open.
+	if !c.IsClosed() || tx2.ReceiverCount() != 1 {
+		t.Fatalf("clone of a closed sender: IsClosed() = %v, ReceiverCount() = %d", c.IsClosed(), tx2.ReceiverCount())
+	}
 	tx2.Close()
+	hasChanged(t, rxc, false, gate.ErrClosed)
+	if !rxc.IsClosed() {
+		t.Fatal("receiver: IsClosed() = false after the last open sender closed")
+	}
 	rxc.Close()
+}
+
+// TestWatchReceiverCloseEndsWaits checks Close of a receiver from another
+// goroutine (API.md, Goroutines and Handles and Close): it ends the
+// receiver's Changed or WaitFor in flight with ErrClosed and makes its armed
+// Ready receivable, and from then on the receiver reports itself closed,
+// still answers Borrow and is counted out of the channel.
+func TestWatchReceiverCloseEndsWaits(t *testing.T) {
+	waits := map[string]func(ctx context.Context, rx *gate.WatchReceiver[int]) error{
+		"Changed": func(ctx context.Context, rx *gate.WatchReceiver[int]) error { return rx.Changed(ctx) },
+		"WaitFor": func(ctx context.Context, rx *gate.WatchReceiver[int]) error {
+			_, err := rx.WaitFor(ctx, func(v int) bool { return v > 10 })
+			return err
+		},
+		"Ready": func(ctx context.Context, rx *gate.WatchReceiver[int]) error {
+			select {
+			case <-rx.Ready():
+				_, err := rx.HasChanged()
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
+	for name, wait := range waits {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tx, rx := gate.Watch(1)
+				other := rx.Clone()
+				w := goErr(name, func() error { return wait(t.Context(), rx) })
+				synctest.Wait()
+				w.pending(t)
+				rx.Close()
+				synctest.Wait()
+				w.failed(t, gate.ErrClosed)
+				if !rx.IsClosed() || tx.IsClosed() || tx.ReceiverCount() != 1 {
+					t.Fatalf("after Close: rx.IsClosed() = %v, tx.IsClosed() = %v, ReceiverCount() = %d",
+						rx.IsClosed(), tx.IsClosed(), tx.ReceiverCount())
+				}
+				if n := gate.WatchWaiters(rx); n != 0 {
+					t.Fatalf("%d waiters left", n)
+				}
+				hasChanged(t, rx, false, gate.ErrClosed)
+				_ = tx.Send(2)
+				borrow(t, rx, 2)
+				hasChanged(t, other, true, nil) // the other receiver goes on
+				other.Close()
+				if !tx.IsClosed() {
+					t.Fatal("tx.IsClosed() = false with every receiver closed")
+				}
+			})
+		})
+	}
+}
+
+// TestWatchSenderCloseEndsWaitClosed checks a sender's Close: it ends its
+// own WaitClosed in flight with ErrClosed, not another sender's; later, Send
+// returns ErrClosed and stores nothing, the other sends panic, and Borrow
+// still answers.
+func TestWatchSenderCloseEndsWaitClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.Watch(1)
+		tx2 := tx.Clone()
+		w1 := goErr("tx.WaitClosed", func() error { return tx.WaitClosed(t.Context()) })
+		w2 := goErr("tx2.WaitClosed", func() error { return tx2.WaitClosed(t.Context()) })
+		synctest.Wait()
+		tx.Close()
+		synctest.Wait()
+		w1.failed(t, gate.ErrClosed)
+		w2.pending(t)
+		if err := tx.Send(2); err != gate.ErrClosed {
+			t.Fatalf("Send after Close = %v", err)
+		}
+		mustPanic(t, "SendReplace after Close", func() { tx.SendReplace(2) })
+		if got := tx.Borrow(); got != 1 {
+			t.Fatalf("Borrow after Close = %d: a failed send stored its value", got)
+		}
+		hasChanged(t, rx, false, nil)
+		rx.Close()
+		synctest.Wait()
+		w2.ok(t)
+	})
+}
+
+// TestWatchCloseRacesReads races a receiver's Close from another goroutine
+// with its own goroutine's Changed, WaitFor, Ready and Borrow while a sender
+// sends, on real goroutines (run it with -race): every wait ends, with nil,
+// ErrClosed or its ctx's error, and none outlives the Close.
+func TestWatchCloseRacesReads(t *testing.T) {
+	watchdog(t)
+	for round := range loomRounds(300) {
+		tx, rx := gate.Watch(0)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; ; i++ {
+				var err error
+				switch i % 4 {
+				case 0:
+					err = rx.Changed(context.Background())
+				case 1:
+					_, err = rx.WaitFor(context.Background(), func(v int) bool { return v < 0 })
+				case 2:
+					<-rx.Ready()
+					_, err = rx.HasChanged()
+				default:
+					_ = rx.Borrow()
+				}
+				if err == gate.ErrClosed && rx.IsClosed() {
+					return
+				}
+				if err != nil {
+					t.Errorf("round %d: call %d = %v", round, i%4, err)
+					return
+				}
+			}
+		}()
+		for i := range round % 7 {
+			_ = tx.Send(i + 1)
+		}
+		rx.Close()
+		<-done
+		tx.Close()
+	}
 }
 
 // TestWatchClone checks that a receiver's clone has seen what it has, and
@@ -1142,9 +1277,8 @@ func TestWatchReady(t *testing.T) {
 		sel.ok(t)
 		hasChanged(t, rx, true, nil)
 
-		// With something unseen, Ready is receivable at once; the same
-		// channel each time.
-		if r2 := rx.Ready(); r2 != ready || !isReady(r2) {
+		// With something unseen, Ready is receivable at once.
+		if !isReady(rx.Ready()) {
 			t.Fatal("Ready not receivable at once with an unseen version")
 		}
 
@@ -1231,42 +1365,42 @@ func TestWatchReadySelectLoop(t *testing.T) {
 	}
 }
 
-// TestWatchAllocs checks that the fast paths allocate nothing: SendReplace
-// and Borrow of a word-sized value, Send, BorrowAndUpdate, HasChanged, and a
-// Ready select loop in steady state.
+// TestWatchAllocs checks what the fast paths allocate: nothing for a read
+// (Borrow of either handle, BorrowAndUpdate, HasChanged, a Changed with an
+// unseen version) and for a Ready select loop in steady state, and exactly
+// one box per send (Send, SendReplace, SendModify copies the value into a
+// new box and locks the old one: two).
 func TestWatchAllocs(t *testing.T) {
 	tx, rx := gate.Watch(0)
 	i := 0
-	check := func(what string, f func()) {
+	check := func(what string, want float64, f func()) {
 		t.Helper()
-		if n := testing.AllocsPerRun(1000, f); n != 0 {
-			t.Errorf("%s: %v allocations per run, want 0", what, n)
+		if n := testing.AllocsPerRun(1000, f); n != want {
+			t.Errorf("%s: %v allocations per run, want %v", what, n, want)
 		}
 	}
-	check("SendReplace+Borrow", func() {
-		i++
-		tx.SendReplace(i)
-		_ = rx.Borrow()
-	})
-	check("Send+BorrowAndUpdate+HasChanged", func() {
-		i++
-		_ = tx.Send(i)
+	check("Borrow", 0, func() {
+		i += rx.Borrow() + tx.Borrow()
 		_, _ = rx.HasChanged()
-		_ = rx.BorrowAndUpdate()
+		i += rx.BorrowAndUpdate()
 	})
-	check("Ready loop", func() {
-		ready := rx.Ready()
-		i++
-		_ = tx.Send(i)
-		<-ready
-		_, _ = rx.HasChanged()
-		_ = rx.BorrowAndUpdate()
-		_ = rx.Ready() // armed, not fired
-	})
-	check("Changed with an unseen version", func() {
-		i++
-		_ = tx.Send(i)
+	check("SendReplace", 1, func() { i = tx.SendReplace(i + 1) })
+	check("Send", 1, func() { _ = tx.Send(i + 1) })
+	check("SendModify", 2, func() { tx.SendModify(func(v *int) { *v++ }) })
+	_ = tx.Send(1)
+	check("Changed with an unseen version", 0, func() {
+		rx.MarkChanged()
 		_ = rx.Changed(context.Background())
+	})
+	_ = rx.Ready() // the first call makes the channel
+	check("Ready loop", 0, func() {
+		ready := rx.Ready() // armed, not fired
+		rx.MarkChanged()
+		if !isReady(rx.Ready()) {
+			t.Fatal("Ready not receivable after MarkChanged")
+		}
+		rx.MarkUnchanged()
+		_ = ready
 	})
 }
 
@@ -1408,15 +1542,17 @@ func TestWatchModel(t *testing.T) {
 
 			rt.Repeat(map[string]func(*rapid.T){
 				"Send": func(rt *rapid.T) {
-					id, ok := openTx()
+					id, ok := anyTx()
 					if !ok {
 						return
 					}
 					v := rapid.IntRange(0, 20).Draw(rt, "v")
+					// API.md: it stores also with no receiver, and fails,
+					// storing nothing, only after this handle's Close.
 					err := txs[id].Send(v)
-					if m.openReceivers() == 0 {
+					if !m.senders[id] {
 						if err != gate.ErrClosed {
-							rt.Fatalf("Send with no receiver = %v", err)
+							rt.Fatalf("Send on a closed sender = %v", err)
 						}
 						return
 					}
@@ -1532,7 +1668,15 @@ func TestWatchModel(t *testing.T) {
 					m.receivers[n] = &r
 				},
 				"ReceiverClose": func(rt *rapid.T) {
-					id, ok := openRx()
+					// Also one whose Changed or WaitFor waits in its own
+					// goroutine: Close ends it (API.md, Handles and Close).
+					ids := map[int]bool{}
+					for id, r := range m.receivers {
+						if !r.closed {
+							ids[id] = true
+						}
+					}
+					id, ok := pick(rt, ids, "rx")
 					if !ok {
 						return
 					}
@@ -1643,10 +1787,12 @@ func TestWatchModel(t *testing.T) {
 					}
 					readies[id] = rxs[id].Ready()
 					r := m.receivers[id]
-					armed[id] = !m.closed && r.seen == m.version
-					if !armed[id] {
-						delete(armed, id)
+					if !m.closed && r.seen == m.version {
+						armed[id] = true
 					}
+					// Otherwise it is receivable at once, and an arming
+					// of an earlier call stays queued until the next
+					// notifying send or the close.
 				},
 				"": func(rt *rapid.T) {
 					synctest.Wait()
@@ -1654,7 +1800,13 @@ func TestWatchModel(t *testing.T) {
 					kept := waiters[:0]
 					for _, w := range waiters {
 						r := m.receivers[w.rx]
-						if w.waitOn < 0 {
+						if r.closed {
+							// Its receiver's Close, from this goroutine,
+							// ended it.
+							if _, err := returnedRT(rt, w.call); err != gate.ErrClosed {
+								rt.Fatalf("%s after its receiver's Close = %v", w.call.what, err)
+							}
+						} else if w.waitOn < 0 {
 							switch {
 							case r.seen != m.version:
 								if _, err := returnedRT(rt, w.call); err != nil {

@@ -46,6 +46,55 @@ func ExampleWatch() {
 	// still watching: false
 }
 
+// Changes ranges over the versions a receiver sees: it waits for each
+// change, yields the newest value and ends once every sender is closed. A
+// receiver that reads slower than the sender sends skips to the newest
+// value; here the sender waits for each one to be read.
+func ExampleWatchReceiver_Changes() {
+	tx, rx := gate.Watch("v1")
+	read := make(chan struct{})
+	go func() {
+		for _, v := range []string{"v2", "v3"} {
+			_ = tx.Send(v)
+			<-read
+		}
+		tx.Close()
+	}()
+	for v := range rx.Changes(context.Background()) {
+		fmt.Println("config", v)
+		read <- struct{}{}
+	}
+	fmt.Println("every sender closed")
+
+	// Output:
+	// config v2
+	// config v3
+	// every sender closed
+}
+
+// A Changed loop: wait for a new version, read it with BorrowAndUpdate, and
+// stop on the error. A version sent just before the last sender closed is
+// still delivered; then Changed returns ErrClosed.
+func ExampleWatchReceiver_Changed() {
+	ctx := context.Background()
+	tx, rx := gate.Watch(0)
+	go func() {
+		_ = tx.Send(1)
+		tx.Close()
+	}()
+	for {
+		if err := rx.Changed(ctx); err != nil {
+			fmt.Println("stop:", err)
+			break
+		}
+		fmt.Println("value", rx.BorrowAndUpdate())
+	}
+
+	// Output:
+	// value 1
+	// stop: gate: closed
+}
+
 // WaitFor waits until the value satisfies a condition, looking at the
 // current value first.
 func ExampleWatchReceiver_WaitFor() {
@@ -122,19 +171,20 @@ func ExampleWatchSender_SendIfModified() {
 	// true 5
 }
 
-// WaitClosed lets a sender stop its work once nobody watches any more.
-// Subscribe would open the channel again.
+// WaitClosed lets a sender stop its work once nobody watches any more. A
+// send with no receiver still stores its value, and Subscribe opens the
+// channel again: the new receiver reads the last value.
 func ExampleWatchSender_WaitClosed() {
 	ctx := context.Background()
 	tx, rx := gate.Watch(0)
 	go rx.Close()
 	if err := tx.WaitClosed(ctx); err == nil {
-		fmt.Println("no receiver left:", tx.Send(1))
+		fmt.Println("no receiver left:", tx.IsClosed(), tx.Send(1))
 	}
 	rx = tx.Subscribe()
-	fmt.Println("after Subscribe:", tx.Send(2), rx.Borrow())
+	fmt.Println("after Subscribe:", tx.IsClosed(), rx.Borrow())
 
 	// Output:
-	// no receiver left: gate: closed
-	// after Subscribe: <nil> 2
+	// no receiver left: true <nil>
+	// after Subscribe: false 1
 }

@@ -20,18 +20,18 @@ func WatchWaiters[T any](r *WatchReceiver[T]) int { return r.c.q.queueLen() }
 
 // WatchCloseWaiters returns how many senders of s's channel wait in
 // WaitClosed.
-func WatchCloseWaiters[T any](s *WatchSender[T]) int { return s.c.txq.queueLen() }
+func WatchCloseWaiters[T any](s *WatchSender[T]) int { return s.c.hs.q.queueLen() }
 
 // WatchVersion returns the version of s's channel: the number of notifying
 // sends so far.
-func WatchVersion[T any](s *WatchSender[T]) uint64 { return version(s.c.state.Load()) }
+func WatchVersion[T any](s *WatchSender[T]) uint64 { return watchVersion(s.c.p.Load().s) }
 
 // WatchSeen returns the version r has seen.
 func WatchSeen[T any](r *WatchReceiver[T]) uint64 { return r.seen }
 
 // WatchBorrowVersion returns a copy of the value and the version it belongs
-// to, read as Borrow reads them.
+// to, read as Borrow reads them: from one box.
 func WatchBorrowVersion[T any](r *WatchReceiver[T]) (T, uint64) {
-	v, s := r.c.load(r.shard)
-	return v, version(s)
+	b := r.c.p.Load()
+	return b.v, watchVersion(b.s)
 }
