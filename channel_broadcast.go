@@ -150,6 +150,8 @@ type BroadcastReceiver[T any] struct {
 	idx  int
 	seen uint64
 	rd   readiness // behind Ready; its waiter's owner is &h
+	// stats counts this receiver's Recv waits (h.stats points here).
+	stats waitStats
 }
 
 // Broadcast returns the two halves of a broadcast channel that holds exactly
@@ -173,6 +175,7 @@ func Broadcast[T any](capacity int) (*BroadcastSender[T], *BroadcastReceiver[T])
 func newBroadcastReceiver[T any](c *broadcastChan[T]) *BroadcastReceiver[T] {
 	r := &BroadcastReceiver[T]{c: c}
 	r.rd.w.owner = &r.h // so that Close wakes an armed Ready (closeWaiters)
+	r.h.stats = &r.stats
 	return r
 }
 
@@ -689,3 +692,10 @@ func (r *BroadcastReceiver[T]) Close() {
 // call Ready first inside the bubble, and close a receiver armed in a bubble
 // before the bubble ends (see doc.go).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has) }
+
+// Stats returns a snapshot of the waiting on the channel's senders: the
+// SendWait calls that parked, waiting for their turn or for a free slot.
+func (s *BroadcastSender[T]) Stats() Stats { return s.c.turn.q.stats.snapshot(&s.c.slotQ.stats) }
+
+// Stats returns a snapshot of the waiting on r: its Recv calls that parked.
+func (r *BroadcastReceiver[T]) Stats() Stats { return r.stats.snapshot() }

@@ -72,7 +72,8 @@ type oneshot[T any] struct {
 	state atomic.Uint32 // see the bit map above
 	// rx is the receiver handle's Close flag: a Recv waits on its behalf,
 	// so that a Close from another goroutine ends it (waitFor's owner).
-	rx handle
+	rx      handle
+	rxStats waitStats // the receiver's Recv waits (rx.stats points here)
 	// q holds the waiting Recv, the armed Ready (a token waiter) and the
 	// WaitClosed calls. Its mu guards the list and their status.
 	q waitQueue
@@ -128,6 +129,7 @@ type OneshotReceiver[T any] struct {
 // of one allocation.
 func Oneshot[T any]() (*OneshotSender[T], *OneshotReceiver[T]) {
 	tx := new(OneshotSender[T])
+	tx.c.rx.stats = &tx.c.rxStats
 	// OneshotSender and OneshotReceiver have the same underlying struct, so
 	// the receiver is the same memory seen through the other type.
 	return tx, (*OneshotReceiver[T])(tx)
@@ -428,3 +430,6 @@ func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	}
 	return c.rd.arm(&c.q, c.has)
 }
+
+// Stats returns a snapshot of the waiting on r: the Recv calls that parked.
+func (r *OneshotReceiver[T]) Stats() Stats { return r.c.rxStats.snapshot() }

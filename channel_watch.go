@@ -460,6 +460,9 @@ type WatchReceiver[T any] struct {
 	h    handle    // this handle's Close, which any goroutine may call
 	seen uint64    // the version this receiver has seen; its own goroutine's only
 	rd   readiness // Ready's channel and its place on c.q
+	// stats counts this receiver's Changed and WaitFor waits (h.stats
+	// points here).
+	stats waitStats
 }
 
 // newWatchReceiver returns a receiver of c that has seen version seen,
@@ -468,6 +471,7 @@ func newWatchReceiver[T any](c *watch[T], seen uint64, open bool) *WatchReceiver
 	r := &WatchReceiver[T]{c: c, seen: seen}
 	r.h.closed.Store(!open)
 	r.rd.w.owner = &r.h // Close sends the armed Ready its token (closeWaiters)
+	r.h.stats = &r.stats
 	return r
 }
 
@@ -677,3 +681,7 @@ func (r *WatchReceiver[T]) Ready() <-chan struct{} {
 	q.mu.Unlock()
 	return r.rd.arm(q, r.news)
 }
+
+// Stats returns a snapshot of the waiting on r: its Changed and WaitFor
+// calls that parked.
+func (r *WatchReceiver[T]) Stats() Stats { return r.stats.snapshot() }
