@@ -7,65 +7,42 @@ import (
 	"sync/atomic"
 )
 
-// The multi-producer, single-consumer channel, after tokio's mpsc
-// (tokio/src/sync/mpsc/{chan,list,block,bounded}.rs):
-//
-//   - storage: a lock-free list of 32-slot blocks. A send claims a slot index
-//     with one atomic add on the tail word, writes the value and sets the
-//     slot's ready bit; the receiver reads slots in index order and recycles
-//     the blocks it is done with, so steady state allocates nothing;
-//   - capacity: a bounded channel's core semaphore holds one permit per free
-//     slot. A send (or Reserve) takes a permit before it claims a slot, and
-//     the receiver releases it once it took the value out: senders wait FIFO
-//     with no barging, and a reserved slot is capacity, not a position, so an
-//     unsent MPSCPermit never holds up values sent after it. An unbounded
-//     channel's semaphore (MaxPermits) counts only reserved slots;
-//   - waiting: Recv waits on the receive queue rq (waitQueue.waitFor), Ready
-//     is a readiness armed on it, and every send calls rq.notify after it
-//     published its value. Handles and WaitClosed are the core's.
-//
-// The channel is closed for senders when the receiver or the last sender
-// handle closes (a bit in the tail word, then sem.close), and settled once,
-// in addition, no permit is out: the receiver reports ErrClosed once it is
-// settled and drained.
+// The mpsc channel, after tokio's (tokio/src/sync/mpsc/{chan,list,block}.rs):
+// a lock-free list of 32-slot blocks, recycled (no allocation in steady
+// state); a send claims a slot with one atomic add on the tail word, writes it
+// and sets its ready bit, and the receiver reads in index order. Capacity is
+// the core semaphore, a permit per free slot (unbounded: MaxPermits, taken by
+// reservations only), taken before the claim and given back after the take:
+// senders queue FIFO with no barging, and a reserved slot is capacity, not a
+// position. Recv waits on rq (waitFor), Ready arms on it, sends rq.notify.
+// Closing sets a tail bit, then sem.close; settled: closed, every permit back.
 
-const (
-	mpscBlockCap  = 32 // slots per block: ready and tombstone bits share a word
-	mpscBlockMask = mpscBlockCap - 1
-	mpscReadyAll  = 1<<mpscBlockCap - 1 // every slot of a block written
-)
-
-// An mpscBlock holds mpscBlockCap consecutive slots. Once every slot is
-// written, a sender moves tailBlock past it (advanceTail) and records in
-// released the tail position it saw then (tokio's observed_tail_position):
-// every sender that may still hold the block claimed its slot before that
-// position, so once the receiver's index has passed it, they have all
-// written their slots (which they do last) and the block may be reused.
+// An mpscBlock holds mpscBlockCap slots. Once all are written, a sender moves
+// tailBlock past it and records in released the tail it saw then (tokio's
+// observed_tail_position): every sender that may hold the block claimed before
+// it, so once the receiver passed it they are done and the block is reusable.
 type mpscBlock[T any] struct {
-	start uint64 // index of slots[0]; written before the CAS that links the block
-	next  atomic.Pointer[mpscBlock[T]]
-	// ready: bit i is set (an atomic OR after the slot write) once slot i is
-	// written; bit 32+i with it for a tombstone, a slot without a value.
-	ready    atomic.Uint64
+	start    uint64 // index of slots[0]; written before the CAS that links the block
+	next     atomic.Pointer[mpscBlock[T]]
+	ready    atomic.Uint64 // bit i: slot i written (OR after the write); bit 32+i: a tombstone
 	released atomic.Uint64 // 0 while senders may use the block, then 1 + the position seen
 	slots    [mpscBlockCap]T
 }
 
-// The tail word is the next index to claim << 1 | closed. An unbounded send,
-// which takes no permit, fails if its claim returns the bit set, and fills
-// its slot with a tombstone; other sends ignore the bit. It is set before
-// sem.close, so a receiver that sees the semaphore closed knows that every
-// later unbounded send fails.
+// The tail word is the next index << 1 | closed. A plain unbounded send (no
+// permit) whose claim sees the bit fails and leaves a tombstone; it is set
+// before sem.close, so once that is seen every later plain send fails.
 const (
+	mpscBlockCap   = 32 // slots per block: ready and tombstone bits share a word
+	mpscBlockMask  = mpscBlockCap - 1
+	mpscReadyAll   = 1<<mpscBlockCap - 1 // every slot of a block written
 	mpscTailClosed = 1
 	mpscTailShift  = 1
 	mpscReleasing  = ^uint64(0) // in released: a sender is moving tailBlock past the block
 	mpscSpins      = 4          // yields of a Recv or bounded Send before it parks
 )
 
-// mpscPad keeps the senders' hot words and the receiver's fields on
-// different cache lines.
-type mpscPad [64]byte
+type mpscPad [64]byte // keeps the senders' and the receiver's words on separate lines
 
 // mpscChan is the state shared by the handles of one channel.
 type mpscChan[T any] struct {
@@ -97,9 +74,7 @@ func newMPSC[T any](capacity int64) (*MPSCSender[T], *MPSCReceiver[T]) {
 	c.tailBlock.Store(b)
 	c.hint.Store(b)
 	c.head, c.freeHead = b, b
-	if capacity > 0 {
-		// Keep the blocks the capacity needs, as a Go channel keeps its
-		// buffer; an unbounded channel a few, so a burst's memory goes back.
+	if capacity > 0 { // keep the blocks it needs; unbounded: a few, a burst's memory goes back
 		c.maxFree = uint64(capacity+mpscBlockCap-1)/mpscBlockCap + 1
 		c.room = capacity
 	}
@@ -109,9 +84,8 @@ func newMPSC[T any](capacity int64) (*MPSCSender[T], *MPSCReceiver[T]) {
 	return &MPSCSender[T]{c: c}, &MPSCReceiver[T]{c: c}
 }
 
-// MPSC returns the two ends of a bounded multi-producer, single-consumer
-// channel that holds up to capacity values. It panics if capacity is below 1
-// or above MaxPermits.
+// MPSC returns the two ends of a multi-producer, single-consumer channel that
+// holds up to capacity values. It panics unless 1 <= capacity <= MaxPermits.
 func MPSC[T any](capacity int) (*MPSCSender[T], *MPSCReceiver[T]) {
 	if capacity < 1 || capacity > MaxPermits {
 		panic("gate: MPSC: capacity out of range [1, MaxPermits]")
@@ -125,46 +99,34 @@ func UnboundedMPSC[T any]() (*MPSCSender[T], *MPSCReceiver[T]) {
 	return newMPSC[T](-1)
 }
 
-// claim claims the next slot and returns its index and whether the tail was
-// closed at that moment.
-func (c *mpscChan[T]) claim() (idx uint64, closed bool) {
+// push claims a slot, writes v and wakes the receiver if it waits. A plain
+// unbounded send fails if closed; closed just before its claim, it leaves a
+// tombstone and wakes nobody (Recv does not park on a claimed slot).
+func (c *mpscChan[T]) push(v T, plain bool) error {
+	if plain && c.tail.Load()&mpscTailClosed != 0 {
+		return ErrClosed // closed for a while: claim no slot
+	}
 	t := c.tail.Add(1<<mpscTailShift) - 1<<mpscTailShift
-	return t >> mpscTailShift, t&mpscTailClosed != 0
-}
-
-// slot returns the block and offset of slot idx, which the caller claimed.
-func (c *mpscChan[T]) slot(idx uint64) (*mpscBlock[T], uint64) {
+	idx := t >> mpscTailShift
 	b := c.tailBlock.Load()
 	if start := idx &^ mpscBlockMask; b.start != start {
 		b = c.findBlock(b, start)
 	}
-	return b, idx & mpscBlockMask
-}
-
-// push claims a slot and writes v there, whatever the state of the channel
-// (the caller holds room for it).
-func (c *mpscChan[T]) push(v T) {
-	idx, _ := c.claim()
-	c.write(idx, v)
-}
-
-// write stores v in slot idx and wakes the receiver if it waits.
-func (c *mpscChan[T]) write(idx uint64, v T) {
-	b, off := c.slot(idx)
+	off := idx & mpscBlockMask
+	if plain && t&mpscTailClosed != 0 {
+		b.ready.Or(1<<off | 1<<(off+mpscBlockCap))
+		return ErrClosed
+	}
 	b.slots[off] = v
 	b.ready.Or(1 << off) // after the write: a load that sees the bit sees v
 	c.rq.notify()        // after the OR: see waitQueue.waiting
+	return nil
 }
 
-// findBlock returns the block that starts at start, for a sender whose slot
-// is there while b, the tailBlock it loaded, is an earlier block. tailBlock
-// moves only past fully written blocks, so a sender preempted between its
-// claim and its write holds it back while the others fill block after block;
-// walking from it each time would cost them time linear in that distance. So
-// the walk starts from hint (the last block a sender found, never behind
-// tailBlock) when that is further on. A sender holding a block reached
-// through hint is outside the release protocol, so it counts itself in
-// walkers, and the receiver recycles nothing while walkers is not 0.
+// findBlock returns the block at start, past b. A sender preempted between
+// claim and write holds tailBlock back while others fill blocks, so the walk
+// starts at hint (the last block found, never behind it) if further. Such a
+// walker is outside the release protocol: walkers counts it, halting recycle.
 func (c *mpscChan[T]) findBlock(b *mpscBlock[T], start uint64) *mpscBlock[T] {
 	c.walkers.Add(1)
 	h := c.hint.Load()
@@ -186,8 +148,7 @@ func (c *mpscChan[T]) findBlock(b *mpscBlock[T], start uint64) *mpscBlock[T] {
 	return b
 }
 
-// advanceTail moves tailBlock past up to four fully written blocks and
-// records in each the tail position seen after it left (see mpscBlock).
+// advanceTail moves tailBlock past up to four full blocks (see mpscBlock).
 func (c *mpscChan[T]) advanceTail() {
 	for range 4 {
 		t := c.tailBlock.Load()
@@ -204,34 +165,27 @@ func (c *mpscChan[T]) advanceTail() {
 	}
 }
 
-// grow appends a new block after b and returns b's successor: ours, or the
-// one linked first by another sender (or append), after which ours goes a
-// few hops further down, or is dropped.
+// grow links a new block after b and returns b's successor: ours, or one
+// linked first, after which ours goes a few hops on, or is dropped.
 func (c *mpscChan[T]) grow(b *mpscBlock[T]) *mpscBlock[T] {
-	n := &mpscBlock[T]{start: b.start + mpscBlockCap}
-	if b.next.CompareAndSwap(nil, n) {
-		return n
-	}
-	next := b.next.Load()
-	for cur, i := next, 0; i < 3; i++ {
+	n := new(mpscBlock[T])
+	for cur, i := b, 0; i < 4; cur, i = cur.next.Load(), i+1 {
 		n.start = cur.start + mpscBlockCap
 		if cur.next.CompareAndSwap(nil, n) {
 			break
 		}
-		cur = cur.next.Load()
 	}
-	return next
+	return b.next.Load()
 }
 
-// Results of popSlow.
-const (
+const ( // results of popSlow
 	popValue = iota // a value is there (and was taken, if asked)
 	popEmpty        // no slot is claimed past index
 	popBusy         // the slot at index is claimed but not written yet
 )
 
-// pop takes the value at index in the common case (no block boundary, no
-// tombstone), small enough to be inlined.
+// pop takes the value at index if no block boundary or tombstone is in the
+// way: small enough to be inlined.
 func (c *mpscChan[T]) pop() (v T, ok bool) {
 	i, b := c.index, c.head
 	off := i & mpscBlockMask
@@ -245,48 +199,39 @@ func (c *mpscChan[T]) pop() (v T, ok bool) {
 	return v, true
 }
 
-// popSlow looks at the slot at index, moving head on and skipping tombstones
-// as needed, and takes its value if take is set. It never waits.
+// popSlow looks at the slot at index, moving head on and skipping tombstones,
+// and takes its value if take is set. It never waits.
 func (c *mpscChan[T]) popSlow(take bool) (v T, st int) {
 	for {
 		i, b := c.index, c.head
 		off := i & mpscBlockMask
 		if b.start != i-off {
-			next := b.next.Load()
-			if next == nil {
-				return v, c.emptyOrBusy(i)
+			if next := b.next.Load(); next != nil {
+				c.head = next
+				c.recycle()
+				continue
 			}
-			c.head = next
-			c.recycle()
-			continue
-		}
-		bits := b.ready.Load()
-		if bits&(1<<off) == 0 {
-			return v, c.emptyOrBusy(i)
-		}
-		if bits&(1<<(off+mpscBlockCap)) != 0 {
+		} else if bits := b.ready.Load(); bits&(1<<(off+mpscBlockCap)) != 0 {
 			c.index = i + 1 // a tombstone: skipping it changes nothing visible
 			continue
+		} else if bits&(1<<off) != 0 {
+			if take {
+				v = b.slots[off]
+				var zero T
+				b.slots[off] = zero
+				c.index = i + 1
+			}
+			return v, popValue
 		}
-		if take {
-			v = b.slots[off]
-			var zero T
-			b.slots[off] = zero
-			c.index = i + 1
+		if c.tail.Load()>>mpscTailShift > i {
+			return v, popBusy
 		}
-		return v, popValue
+		return v, popEmpty
 	}
 }
 
-func (c *mpscChan[T]) emptyOrBusy(i uint64) int {
-	if c.tail.Load()>>mpscTailShift > i {
-		return popBusy
-	}
-	return popEmpty
-}
-
-// look is popSlow that waits for a slot being written (a few instructions)
-// and, taking a value, gives its slot back: what TryRecv and Ready see.
+// look is popSlow that waits out a slot being written and gives back the slot
+// of a value it takes: what TryRecv and Ready see.
 func (c *mpscChan[T]) look(take bool) (v T, st int) {
 	for v, st = c.popSlow(take); st == popBusy; v, st = c.popSlow(take) {
 		runtime.Gosched() // the sender is between its claim and its write
@@ -298,7 +243,7 @@ func (c *mpscChan[T]) look(take bool) (v T, st int) {
 }
 
 // recycle resets the blocks behind head that no sender can touch any more
-// and appends them after the tail for reuse.
+// and appends them for reuse.
 func (c *mpscChan[T]) recycle() {
 	if c.walkers.Load() != 0 {
 		return // a sender may hold any block through hint: later
@@ -320,9 +265,8 @@ func (c *mpscChan[T]) recycle() {
 	}
 }
 
-// append links b at the end of the list if fewer than maxFree blocks follow
-// tailBlock (otherwise b goes to the collector), looking for the end from
-// the block it linked last, if senders have not passed it yet.
+// append links b at the end if fewer than maxFree blocks follow tailBlock
+// (else b is dropped), from the block it linked last if still ahead.
 func (c *mpscChan[T]) append(b *mpscBlock[T]) {
 	t := c.tailBlock.Load()
 	e := c.lastFree // not recycled (recycle clears it first): in the list
@@ -339,20 +283,17 @@ func (c *mpscChan[T]) append(b *mpscBlock[T]) {
 	}
 }
 
-// mpscMisuse is the panic of a receiver used by two goroutines at once, seen
-// by the slow path of a receive, or as more values received than sent.
+// mpscMisuse: two receives at once, or more values received than sent.
 const mpscMisuse = "gate: MPSCReceiver used by two goroutines at once; guard it with a Mutex or fan out to several channels"
 
-// popped gives the slots of n values taken back to a bounded channel's
-// capacity: to the oldest queued senders first.
+// popped gives the slots of n values taken back, to queued senders first.
 func (c *mpscChan[T]) popped(n int64) {
 	if c.capacity > 0 {
 		c.sem.release(n, 0, c.capacity, mpscMisuse)
 	}
 }
 
-// popMany takes up to len(buf) values that are there now, gives their slots
-// back in one release, and returns how many it took.
+// popMany takes up to len(buf) values there now, with one release.
 func (c *mpscChan[T]) popMany(buf []T) int {
 	n := 0
 	for ; n < len(buf); n++ {
@@ -371,160 +312,109 @@ func (c *mpscChan[T]) popMany(buf []T) int {
 	return n
 }
 
-// closeSenders closes the channel for senders (twice is harmless): later and
-// queued sends and reserves fail; reserved slots may still be sent on.
+// closeSenders fails later and queued sends and reserves (twice is harmless).
 func (c *mpscChan[T]) closeSenders() {
 	c.tail.Or(mpscTailClosed) // first: see the tail word
 	c.sem.close()
 }
 
-// settled reports whether the channel is closed for senders and every permit
-// is back: only what is claimed can still arrive (bounded: nothing is left).
-// Any goroutine may call it.
+// settled: closed for senders, every permit back; only claimed slots are left.
 func (c *mpscChan[T]) settled() bool {
 	return c.sem.closed() && c.sem.available(0) == c.room
 }
 
-// drained reports, for the receiver, whether the channel is settled and it
-// has taken everything. The tail is loaded after the semaphore: a permit
-// send claims its slot before it gives its permit back.
+// drained: settled and all taken. The tail is loaded after the semaphore: a
+// permit send claims before it gives its permit back.
 func (c *mpscChan[T]) drained() bool {
 	return c.settled() && (c.capacity > 0 || c.tail.Load()>>mpscTailShift == c.index)
 }
 
-// wakeIfSettled wakes a waiting Recv and an armed Ready once the channel is
-// settled (a close, a reserved slot given back).
+// wakeIfSettled wakes a Recv or Ready after a close or a release settled it.
 func (c *mpscChan[T]) wakeIfSettled() {
 	if c.rq.waiting.Load() != 0 && c.settled() {
 		c.rq.wakeAll()
 	}
 }
 
-// An MPSCSender is a sending handle of an mpsc channel made by [MPSC] or
-// [UnboundedMPSC]. Any number of goroutines may use one at once; Clone makes
-// more handles of the same channel, each closed on its own.
-//
-// Values are received in the order their sends claimed a slot: the order of
-// one goroutine's sends, and FIFO among senders that waited for room. On a
-// bounded channel senders that find it full wait in a FIFO queue; TrySend and
-// TryReserve never take a slot ahead of a queued sender. The receiver gets
-// ErrClosed once every sender handle is closed and it has taken everything.
-//
-// An MPSCSender must not be copied after first use. In the terminology of the
-// Go memory model, a send synchronizes before the receive of its value.
+// An MPSCSender is a sending handle of an mpsc channel, safe for any number
+// of goroutines; Clone makes more, each closed on its own. Values arrive in
+// the order their sends claimed a slot (waiting senders: FIFO; a Try* never
+// takes a slot a queued sender waits for). It must not be copied after first
+// use. In the Go memory model, a send synchronizes before its receive.
 type MPSCSender[T any] struct {
 	_ noCopy
 	c *mpscChan[T]
 	h handle
 }
 
-// Send sends v, waiting for room on a bounded channel (FIFO among senders).
-// It returns ctx.Err() if ctx is done on entry or before a slot is handed to
-// it, and [ErrClosed] if this handle or the receiver is closed, before or
-// while it waits; v is then not sent and Send keeps no place in the queue.
-// An unbounded channel's Send never waits.
+// Send sends v, waiting for room FIFO (unbounded: never). It returns ctx.Err()
+// if ctx is done on entry or before a slot is handed to it, [ErrClosed] if this
+// handle or the receiver closes, before or meanwhile: v is then not sent.
 func (s *MPSCSender[T]) Send(ctx context.Context, v T) error {
 	c := s.c
 	if c.capacity > 0 && ctx.Err() == nil && !s.h.closed.Load() && c.sem.acquireFast(1, 0) {
-		c.push(v)
-		return nil
+		return c.push(v, false)
 	}
-	return s.sendSlow(ctx, v)
+	return s.sendSlow(ctx, v, false)
 }
 
-// sendSlow is the rest of Send, outlined so that the fast path is inlined.
-func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.h.closed.Load() {
-		return ErrClosed
+// TrySend sends v if there is room now. It returns [ErrClosed] as Send does,
+// then [ErrFull] if no slot is free or a sender waits; v is then not sent.
+func (s *MPSCSender[T]) TrySend(v T) error { return s.sendSlow(nil, v, true) }
+
+// sendSlow is Send past its fast path, and TrySend (try, ctx nil).
+func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T, try bool) error {
+	if !try && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	c := s.c
-	if c.capacity < 0 {
-		return c.sendUnbounded(v)
+	var err error
+	switch {
+	case s.h.closed.Load():
+		return ErrClosed
+	case c.capacity < 0:
+		return c.push(v, true)
+	case try:
+		err = noRoom(c.sem.tryAcquire(1, 0), ErrFull)
+	default:
+		// Yield a few times once queued (keeping its place): the receiver
+		// is often about to free a slot.
+		err = c.sem.acquireSlowSpin(ctx, &s.h, 1, 0, mpscSpins)
 	}
-	// The receiver is often about to free a slot: yielding a few times once
-	// queued (so no later sender takes the slot first) beats parking.
-	if err := c.sem.acquireSlowSpin(ctx, &s.h, 1, 0, mpscSpins); err != nil {
+	if err != nil {
 		return err
 	}
-	c.push(v)
-	return nil
+	return c.push(v, false)
 }
 
-// sendUnbounded sends v on an unbounded channel, unless it is closed.
-func (c *mpscChan[T]) sendUnbounded(v T) error {
-	if c.tail.Load()&mpscTailClosed != 0 {
-		return ErrClosed // closed for a while: claim no slot
-	}
-	idx, closed := c.claim()
-	if !closed {
-		c.write(idx, v)
-		return nil
-	}
-	// Closed between the load and the claim: the slot gets a tombstone. It
-	// wakes nobody: Recv does not park on a claimed slot, Ready waits for it.
-	b, off := c.slot(idx)
-	b.ready.Or(1<<off | 1<<(off+mpscBlockCap))
-	return ErrClosed
-}
-
-// TrySend sends v if there is room now, without waiting. It returns
-// [ErrClosed] if this handle or the receiver is closed (checked first), and
-// [ErrFull] if no slot is free or another sender waits; v is then not sent.
-func (s *MPSCSender[T]) TrySend(v T) error {
-	if s.h.closed.Load() {
-		return ErrClosed
-	}
-	c := s.c
-	if c.capacity < 0 {
-		return c.sendUnbounded(v)
-	}
-	if err := c.sem.tryAcquire(1, 0); err != nil {
-		return semFull(err)
-	}
-	c.push(v)
-	return nil
-}
-
-// semFull turns the semaphore's "not now" into the channel's.
-func semFull(err error) error {
+// noRoom turns the semaphore's "not now" into the channel's.
+func noRoom(err, full error) error {
 	if err == ErrNoPermits {
-		return ErrFull
+		return full
 	}
 	return err
 }
 
-// Reserve reserves room for one value; it is ReserveN(ctx, 1).
+// Reserve is ReserveN(ctx, 1).
 func (s *MPSCSender[T]) Reserve(ctx context.Context) (MPSCPermit[T], error) {
 	return s.reserve(ctx, 1, false)
 }
 
-// ReserveN reserves room for n values, waiting for it in Send's FIFO queue
-// on a bounded channel. The [MPSCPermit] sends up to n values without waiting
-// or failing, even after a close; its Release gives the rest back. While it
-// waits it keeps the slots it got, so smaller requests behind it cannot take
-// them; if it fails they go to the next sender.
-//
-// The errors come in this order: a done ctx (on entry or while it waits);
-// [ErrTooMany] if n is above MaxCapacity (unbounded: above MaxPermits, also
-// counting the slots reserved now), which can never be met; [ErrClosed] if
-// this handle or the receiver is closed, before or while it waits.
-// ReserveN(ctx, 0) returns an empty permit unless one of those applies. An
-// unbounded channel's ReserveN never waits. It panics if n is negative.
+// ReserveN reserves room for n values, waiting in Send's queue (unbounded:
+// never) and keeping the slots it gets meanwhile, so smaller requests behind
+// cannot take them. The [MPSCPermit] sends without waiting or failing, even
+// after a close. Errors, in order: a done ctx (its slots go on); [ErrTooMany]
+// if n > MaxCapacity (unbounded: over MaxPermits reserved); [ErrClosed] as
+// Send. n == 0 returns an empty permit unless those apply; n < 0 panics.
 func (s *MPSCSender[T]) ReserveN(ctx context.Context, n int) (MPSCPermit[T], error) {
 	return s.reserve(ctx, n, false)
 }
 
-// TryReserve reserves room for one value without waiting; it is
-// TryReserveN(1).
+// TryReserve is TryReserveN(1).
 func (s *MPSCSender[T]) TryReserve() (MPSCPermit[T], error) { return s.reserve(nil, 1, true) }
 
-// TryReserveN reserves room for n values if it is free now, without waiting.
-// It returns [ErrTooMany] as ReserveN does, then [ErrClosed] if this handle
-// or the receiver is closed, then [ErrFull] if fewer than n slots are free
-// or another sender waits. It panics if n is negative.
+// TryReserveN reserves room for n values if free now: [ErrTooMany] and
+// [ErrClosed] as ReserveN, then [ErrFull]. n < 0 panics.
 func (s *MPSCSender[T]) TryReserveN(n int) (MPSCPermit[T], error) { return s.reserve(nil, n, true) }
 
 // reserve is ReserveN (try false) and TryReserveN (try true, ctx nil).
@@ -547,10 +437,10 @@ func (s *MPSCSender[T]) reserve(ctx context.Context, n int, try bool) (MPSCPermi
 			err = c.sem.acquireSlowSpin(ctx, &s.h, int64(n), 0, 0)
 		}
 	default: // TryReserveN, or an unbounded channel, which never waits
-		if err = c.sem.tryAcquire(int64(n), 0); err == ErrNoPermits && c.capacity < 0 {
+		err = noRoom(c.sem.tryAcquire(int64(n), 0), ErrFull)
+		if err == ErrFull && c.capacity < 0 {
 			err = ErrTooMany // more than MaxPermits reserved at once
 		}
-		err = semFull(err)
 	}
 	if err != nil {
 		return MPSCPermit[T]{}, err
@@ -558,37 +448,30 @@ func (s *MPSCSender[T]) reserve(ctx context.Context, n int, try bool) (MPSCPermi
 	return MPSCPermit[T]{c: c, n: int64(n)}, nil
 }
 
-// Clone returns a new sender handle of the same channel, which keeps the
-// channel open for the receiver until it too is closed. The clone of a
-// closed handle, or of a channel whose senders are all closed, is closed.
+// Clone returns a new sender handle, keeping the channel open until it too is
+// closed; the clone of a closed handle (or of a closed channel) is closed.
 func (s *MPSCSender[T]) Clone() *MPSCSender[T] {
 	n := &MPSCSender[T]{c: s.c}
 	open := &s.c.hs.open[senders]
-	for {
-		k := open.Load()
-		if s.h.closed.Load() || k == 0 {
-			n.h.closed.Store(true) // s is closed, maybe closing: not counted in
-			return n
-		}
+	for k := open.Load(); !s.h.closed.Load() && k > 0; k = open.Load() {
 		if open.CompareAndSwap(k, k+1) {
 			return n
 		}
 	}
+	n.h.closed.Store(true) // s is closed, or closing as the last: not counted in
+	return n
 }
 
-// Close closes this handle: its calls in flight (a waiting Send, Reserve,
-// ReserveN, WaitClosed) and all its later calls return [ErrClosed]; other
-// handles' calls go on, and permits it reserved stay valid. Once every
-// handle is closed, the receiver gets the values sent and those sent on
-// reserved slots, then ErrClosed. Close is idempotent.
+// Close closes this handle, idempotently: its calls in flight (a waiting Send,
+// Reserve, ReserveN, WaitClosed) and later calls return [ErrClosed]; other
+// handles go on, its permits stay valid. After the last handle the receiver
+// gets what was sent and what reserved slots send, then ErrClosed.
 func (s *MPSCSender[T]) Close() {
 	if !s.h.close() {
 		return
 	}
 	c := s.c
-	if c.capacity > 0 {
-		c.sem.closeWaiters(&s.h, 0)
-	}
+	c.sem.closeWaiters(&s.h, 0)
 	c.hs.q.closeWaiters(&s.h)
 	if c.hs.done(senders) {
 		c.closeSenders()
@@ -599,19 +482,16 @@ func (s *MPSCSender[T]) Close() {
 // IsClosed reports whether this handle is closed or the receiver is.
 func (s *MPSCSender[T]) IsClosed() bool { return s.c.hs.isClosed(&s.h, receivers) }
 
-// WaitClosed waits until the receiver is closed and returns nil. A done ctx
-// (first) returns ctx.Err(); a Close of this handle, before or while it
-// waits, [ErrClosed].
+// WaitClosed waits until the receiver is closed (nil). It returns ctx.Err()
+// if ctx is done (first), [ErrClosed] if this handle is, before or meanwhile.
 func (s *MPSCSender[T]) WaitClosed(ctx context.Context) error {
 	return s.c.hs.waitClosed(ctx, &s.h, receivers)
 }
 
-// Capacity returns the number of free slots now: 0 while a sender waits; -1
-// for an unbounded channel.
+// Capacity returns the free slots now (0 while a sender waits), -1 if unbounded.
 func (s *MPSCSender[T]) Capacity() int { return s.c.freeSlots() }
 
-// MaxCapacity returns the capacity the channel was made with, or -1 for an
-// unbounded channel.
+// MaxCapacity returns the capacity the channel was made with, -1 if unbounded.
 func (s *MPSCSender[T]) MaxCapacity() int { return int(s.c.capacity) }
 
 func (c *mpscChan[T]) freeSlots() int {
@@ -621,46 +501,37 @@ func (c *mpscChan[T]) freeSlots() int {
 	return int(c.sem.available(0))
 }
 
-// An MPSCPermit is room reserved in an mpsc channel for Count() values. Send
-// uses one slot and never fails or waits; Release gives the unused ones
-// back. Until then they count against the capacity, and a closed receiver
-// waits for them before it reports [ErrClosed]. Its zero value holds none.
-//
-// An MPSCPermit must not be copied (a noCopy field makes go vet report
-// copies; pass a *MPSCPermit): releasing two copies would return the slots
-// twice. In the terminology of the Go memory model, a Send synchronizes
-// before the receive of its value, and a Release before the reserve that
-// gets the slots it returned.
+// An MPSCPermit is room reserved for Count() values, counted against the
+// capacity (a closed receiver waits for them) until sent or released. The
+// zero value holds none. It must not be copied (pass a *MPSCPermit): two
+// releases would return the slots twice. In the Go memory model, a Send
+// synchronizes before its receive, a Release before the reserve it serves.
 type MPSCPermit[T any] struct {
 	_ noCopy
 	c *mpscChan[T]
 	n int64
 }
 
-// Send sends v on one of the reserved slots. It never waits and never fails,
-// even if the channel or the reserving handle closed since: the receiver
-// still gets v. It panics if no reserved slot is left.
+// Send sends v on a reserved slot, never waiting or failing, even after a
+// close: the receiver gets v. It panics if no reserved slot is left.
 func (p *MPSCPermit[T]) Send(v T) {
 	if p.n <= 0 {
 		panic("gate: MPSCPermit.Send: no reserved slot left")
 	}
 	p.n--
 	c := p.c
-	c.push(v)
+	_ = c.push(v, false)
 	if c.capacity < 0 {
 		c.release(1) // after the claim: the value holds the receiver now
 	}
 }
 
-// Release gives the unused reserved slots back and empties p. A second
-// Release of the same variable does nothing.
+// Release gives the unused slots back and empties p; again, it does nothing.
 func (p *MPSCPermit[T]) Release() {
-	n, c := p.n, p.c
-	if n <= 0 {
-		return
+	if n := p.n; n > 0 {
+		p.n = 0
+		p.c.release(n)
 	}
-	p.n = 0
-	c.release(n)
 }
 
 // release gives n reserved slots back.
@@ -672,15 +543,10 @@ func (c *mpscChan[T]) release(n int64) {
 // Count returns the number of reserved slots left in p.
 func (p *MPSCPermit[T]) Count() int { return int(p.n) }
 
-// An MPSCReceiver is the receiving handle of an mpsc channel made by [MPSC]
-// or [UnboundedMPSC]. It is used by one goroutine at a time (one used by two
-// at once may panic), except Close and IsClosed, which any goroutine may call
-// at any time. Ready lets a receive sit in a select beside other channels;
-// All ranges over the values.
-//
-// An MPSCReceiver must not be copied after first use. In the terminology of
-// the Go memory model, a send synchronizes before the receive of its value,
-// and a receive on a bounded channel before the send that takes its slot.
+// An MPSCReceiver is the receiving handle of an mpsc channel, used by one
+// goroutine at a time (two at once may panic) except Close and IsClosed. It
+// must not be copied after first use. In the Go memory model, a send
+// synchronizes before its receive, a receive before the send reusing its slot.
 type MPSCReceiver[T any] struct {
 	_ noCopy
 	c *mpscChan[T]
@@ -688,10 +554,9 @@ type MPSCReceiver[T any] struct {
 }
 
 // Recv receives the next value, waiting until one is sent. It returns
-// ctx.Err(), taking nothing, if ctx is done on entry or while it waits. It
-// returns [ErrClosed] once the channel is closed (by Close, or because every
-// sender is) and drained, with no reserved slot left; and, once what is
-// there is taken, when a Close from another goroutine ends its wait.
+// ctx.Err(), taking nothing, if ctx is done on entry or while it waits, and
+// [ErrClosed] once the channel is closed (Close, or every sender closed) and
+// drained with no reserved slot left, or when a Close ends its wait.
 func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 	c := r.c
 	if ctx.Err() == nil {
@@ -709,8 +574,7 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 	if c.rxBusy.Swap(true) {
 		panic(mpscMisuse)
 	}
-	// A Close ends a wait that began before it; a Recv that begins after
-	// it waits for the reserved slots still to be sent on (owner nil).
+	// A Close ends a wait begun before it; after it, wait for reserved slots.
 	owner := &r.h
 	if owner.closed.Load() {
 		owner = nil
@@ -748,11 +612,8 @@ func (c *mpscChan[T]) claimedOrSettled() bool {
 	return c.tail.Load()>>mpscTailShift != c.index || c.settled()
 }
 
-// RecvMany receives up to len(buf) values into buf and returns how many. It
-// waits like Recv for at least one, then takes those that are there without
-// waiting for more (as io.Reader's Read does). It returns 0 and the error of
-// Recv where Recv would fail (a done ctx first), and 0, nil at once if
-// len(buf) is 0.
+// RecvMany receives into buf what is there, waiting like Recv for one, and
+// returns how many (0 and Recv's error; len(buf) == 0: 0, nil at once).
 func (r *MPSCReceiver[T]) RecvMany(ctx context.Context, buf []T) (int, error) {
 	if err := ctx.Err(); err != nil || len(buf) == 0 {
 		return 0, err
@@ -769,11 +630,8 @@ func (r *MPSCReceiver[T]) RecvMany(ctx context.Context, buf []T) (int, error) {
 	return 1 + c.popMany(buf[1:]), nil
 }
 
-// TryRecv receives the next value if there is one, without waiting. It
-// returns [ErrEmpty] if none is there yet and [ErrClosed] if the channel is
-// closed and drained, as Recv would. A send that claimed the next slot and
-// is writing it (a few instructions) is waited for, so TryRecv never reports
-// ErrEmpty while a later value is there.
+// TryRecv receives the next value if there is one: [ErrEmpty] if none is
+// there yet (a slot being written is waited for), [ErrClosed] as Recv.
 func (r *MPSCReceiver[T]) TryRecv() (T, error) {
 	c := r.c
 	if v, ok := c.pop(); ok {
@@ -781,10 +639,9 @@ func (r *MPSCReceiver[T]) TryRecv() (T, error) {
 		return v, nil
 	}
 	v, st := c.look(true)
-	switch {
-	case st == popValue:
+	if st == popValue {
 		return v, nil
-	case c.drained():
+	} else if c.drained() {
 		return v, ErrClosed
 	}
 	return v, ErrEmpty
@@ -796,21 +653,15 @@ func (c *mpscChan[T]) peek() bool {
 	return st == popValue || c.drained()
 }
 
-// Ready returns a channel that becomes receivable once TryRecv would return
-// a value or [ErrClosed], for a select beside other channels: anything sent
-// after Ready makes it receivable, and so does a close once nothing is left.
-// Receive from it at most once, then call TryRecv, which will not return
-// ErrEmpty; call Ready again before the next select. It allocates nothing
-// after its first call. With something there it returns a closed channel;
-// otherwise one kept with the receiver, made by its first Ready (made
-// outside a synctest bubble, it is not durably blocking inside one).
+// Ready returns a channel receivable once TryRecv would return a value or
+// [ErrClosed], for a select: receive from it once, then TryRecv; call Ready
+// again before the next select. Only the first call allocates (the channel;
+// made outside a synctest bubble, it is not durably blocking inside one).
 func (r *MPSCReceiver[T]) Ready() <-chan struct{} { return r.c.rd.arm(&r.c.rq, r.c.peek) }
 
-// Close closes the receiver: senders' waiting and later sends and reserves
-// fail with [ErrClosed], their WaitClosed returns, and a Recv or RecvMany
-// waiting in another goroutine returns ErrClosed. Values sent before and
-// values sent on slots reserved before are still received, then Recv returns
-// ErrClosed. Close is idempotent, and any goroutine may call it.
+// Close closes the receiver (idempotent, any goroutine): sends, reserves and a
+// waiting Recv get [ErrClosed], WaitClosed returns; what was sent, and what
+// reserved slots send, is still received first.
 func (r *MPSCReceiver[T]) Close() {
 	if !r.h.close() {
 		return
@@ -822,25 +673,20 @@ func (r *MPSCReceiver[T]) Close() {
 	c.wakeIfSettled()
 }
 
-// IsClosed reports whether Close was called or every sender is closed, even
-// if values are still to be received.
+// IsClosed reports whether Close was called or every sender is closed.
 func (r *MPSCReceiver[T]) IsClosed() bool { return r.c.hs.isClosed(&r.h, senders) }
 
-// Len returns the number of values sent and not yet received (counting sends
-// that are writing their value right now).
+// Len returns the number of values sent (or being written) and not received.
 func (r *MPSCReceiver[T]) Len() int { return int(r.c.tail.Load()>>mpscTailShift - r.c.index) }
 
-// Capacity returns the number of free slots now, or -1 for an unbounded
-// channel.
+// Capacity returns the free slots now, -1 if unbounded.
 func (r *MPSCReceiver[T]) Capacity() int { return r.c.freeSlots() }
 
-// MaxCapacity returns the capacity the channel was made with, or -1 for an
-// unbounded channel.
+// MaxCapacity returns the capacity the channel was made with, -1 if unbounded.
 func (r *MPSCReceiver[T]) MaxCapacity() int { return int(r.c.capacity) }
 
-// All returns an iterator over the values received, in order. It ends when
-// the channel is closed and drained, or ctx is done; breaking out of the loop
-// leaves the values not yet received in the channel.
+// All returns an iterator over the values received, until the channel is
+// closed and drained or ctx is done; a break leaves the rest in the channel.
 func (r *MPSCReceiver[T]) All(ctx context.Context) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		for {
