@@ -57,7 +57,7 @@ type mpscChan[T any] struct {
 	index    uint64        // next slot to read
 	lastFree *mpscBlock[T] // the block append linked last, nil if none or reused
 	maxFree  uint64        // how many spare blocks recycle keeps after tailBlock
-	rxBusy   atomic.Bool   // a receive is in its slow path: a second one is misuse
+	rxBusy   atomic.Bool   // a receive waits: a second one is misuse
 	_        mpscPad
 
 	capacity int64     // -1 for an unbounded channel
@@ -571,9 +571,6 @@ func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 // recvSlow is the slow path of Recv and RecvMany.
 func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 	c := r.c
-	if c.rxBusy.Swap(true) {
-		panic(mpscMisuse)
-	}
 	// A Close ends a wait begun before it; after it, wait for reserved slots.
 	owner := &r.h
 	if owner.closed.Load() {
@@ -597,13 +594,17 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 			continue
 		}
 		// Wait for a claimed slot, or the channel to settle.
-		if err = c.rq.waitFor(ctx, owner, c.claimedOrSettled); err == ErrClosed {
+		if c.rxBusy.Swap(true) {
+			panic(mpscMisuse)
+		}
+		err = c.rq.waitFor(ctx, owner, c.claimedOrSettled)
+		c.rxBusy.Store(false)
+		if err == ErrClosed {
 			ended, owner = true, nil
 		} else if err != nil {
 			break
 		}
 	}
-	c.rxBusy.Store(false)
 	return v, err
 }
 
