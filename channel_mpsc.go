@@ -4,176 +4,88 @@ import (
 	"context"
 	"iter"
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
-// This file holds the multi-producer, single-consumer channel, after tokio's
-// mpsc (tokio/src/sync/mpsc/{chan,list,block,bounded,unbounded}.rs). It has
-// three parts:
-//
-//   - storage: an unbounded, lock-free list of fixed-size blocks (mpscBlock).
-//     A send claims a slot index with one atomic add on the tail word, finds
-//     the slot's block, writes the value and sets the slot's ready bit. The
-//     receiver reads slots in index order. Blocks the receiver is done with
-//     are reset and linked again after the tail, so a channel in steady state
-//     allocates nothing;
-//   - capacity: for a bounded channel, the core's batch semaphore (sem, bias
-//     0) holds one permit per free slot. A send (or Reserve) takes permits
-//     first and claims a slot only when it holds one, and the receiver
-//     releases a permit when it has taken a value out. So the list never
-//     holds more than capacity values, senders wait in FIFO order with no
-//     barging, and reserved slots (MPSCPermit) come for free. An unbounded
-//     channel needs no permits to send; it counts only reserved slots;
-//   - signals: the receiver parks on a fresh channel registered under rxMu
-//     (Recv), or arms a token channel made with the channel (Ready); a send
-//     looks at one atomic word (rxWake) after it published its value and
-//     takes rxMu only when the receiver waits.
-//
-// Closing. The channel is closed for senders (sends and reserves fail with
-// ErrClosed) when the receiver closes or the last sender handle closes; for
-// a bounded channel that is sem.close, for an unbounded one a bit in the tail
-// word and one in the reserved word. Slots already reserved may still be sent
-// on. The receiver reports ErrClosed once the channel is closed for senders,
-// everything sent was received and no reserved slot is left: bounded, when
-// all capacity permits are back in the semaphore; unbounded, when the
-// reserved count is 0 and the receiver's index has caught up with the tail.
+// The mpsc channel, after tokio's (tokio/src/sync/mpsc/{chan,list,block}.rs):
+// a lock-free list of 32-slot blocks, recycled (no allocation in steady
+// state); a send claims a slot with one atomic add on the tail word, writes it
+// and sets its ready bit, and the receiver reads in index order. Capacity is
+// the core semaphore, a permit per free slot (unbounded: MaxPermits, taken by
+// reservations only), taken before the claim and given back after the take:
+// senders queue FIFO with no barging, and a reserved slot is capacity, not a
+// position. Recv waits on rq (waitFor), Ready arms on it, sends rq.notify.
+// Closing sets a tail bit, then sem.close; settled: closed, every permit back.
 
-// mpscBlockCap is the number of slots in a block. With 32 slots a block's
-// ready bits and tombstone bits share one 64-bit word.
-const (
-	mpscBlockCap  = 32
-	mpscBlockMask = mpscBlockCap - 1
-	mpscReadyAll  = 1<<mpscBlockCap - 1 // every slot of a block written
-)
-
-// An mpscBlock holds mpscBlockCap consecutive slots of the channel's list.
-//
-// Life of a block: a sender that finds no block for its slot appends one
-// (grow); senders write slots and set their bits; once every slot is written
-// (the block is final), a sender moves tailBlock past it (advanceTail) and
-// records in released the tail position it saw right after (tokio's
-// observed_tail_position). Every sender that may still hold a pointer to the
-// block loaded tailBlock (or saw the block unreleased) before that move, so
-// it had claimed its slot before that position. Once the receiver's index has passed the position, all of
-// those senders have written their slots, which they do last: no sender
-// touches the block again and the receiver may reset it and append it after
-// the tail for reuse.
+// An mpscBlock holds mpscBlockCap slots. Once all are written, a sender moves
+// tailBlock past it and records in released the tail it saw then (tokio's
+// observed_tail_position): every sender that may hold the block claimed before
+// it, so once the receiver passed it they are done and the block is reusable.
 type mpscBlock[T any] struct {
-	// start is the index of slots[0]. Written before the block is
-	// published by the CAS that links it (grow, recycle); read after the
-	// load that found it.
-	start uint64
-	next  atomic.Pointer[mpscBlock[T]]
-
-	// ready: bit i (i < 32) is set once slot i is written; bit 32+i is set
-	// with it when slot i holds no value (a tombstone: a send that claimed
-	// the slot but found the channel closed). Set by senders with an atomic
-	// OR after the slot write, so a load that sees the bit sees the value.
-	ready atomic.Uint64
-
-	// released is 0 while senders may still use the block, then 1 + the
-	// tail position observed when tailBlock moved past it.
-	released atomic.Uint64
-
-	slots [mpscBlockCap]T
+	start    uint64 // index of slots[0]; written before the CAS that links the block
+	next     atomic.Pointer[mpscBlock[T]]
+	ready    atomic.Uint64 // bit i: slot i written (OR after the write); bit 32+i: a tombstone
+	released atomic.Uint64 // 0 while senders may use the block, then 1 + the position seen
+	slots    [mpscBlockCap]T
 }
 
-// Tail word of an mpscChan.
-//
-// Bits (high to low):
-//
-//	63 ........................... 1 | 0
-//	next slot index to claim          | closed (unbounded only)
-//
-// A send claims a slot with one Add(2). An unbounded channel sets the closed
-// bit when it closes for senders: a plain send whose Add returns the bit set
-// claimed a slot that it does not fill with a value; it writes a tombstone
-// there (so the receiver never waits for a hole) and fails. Permit sends
-// ignore the bit: reserved slots are delivered after a close.
+// The tail word is the next index << 1 | closed. A plain unbounded send (no
+// permit) whose claim sees the bit fails and leaves a tombstone; it is set
+// before sem.close, so once that is seen every later plain send fails.
 const (
+	mpscBlockCap   = 32 // slots per block: ready and tombstone bits share a word
+	mpscBlockMask  = mpscBlockCap - 1
+	mpscReadyAll   = 1<<mpscBlockCap - 1 // every slot of a block written
 	mpscTailClosed = 1
 	mpscTailShift  = 1
+	mpscReleasing  = ^uint64(0) // in released: a sender is moving tailBlock past the block
+	mpscSpins      = 4          // yields of a Recv or bounded Send before it parks
 )
 
-// Reserved word of an unbounded mpscChan: reserved slots<<1 | closed. The
-// bit is set after the tail's (see closeSenders), so a receiver that sees it
-// here knows every later plain send sees the tail's.
-const (
-	mpscResClosed = 1
-	mpscResShift  = 1
-)
-
-// rxWake bits: what the receiver waits for. Set and cleared under rxMu; read
-// without it by every send after it published its value.
-const (
-	rxParked = 1 << iota // a Recv is parked on rxCh
-	rxArmed              // Ready was called: a send puts a token in readyCh
-)
-
-// mpscPad keeps the senders' hot words and the receiver's fields on
-// different cache lines, so that one side's writes do not slow the other's
-// reads (64 bytes: a cache line on amd64 and most arm64 parts).
-type mpscPad [64]byte
+type mpscPad [64]byte // keeps the senders' and the receiver's words on separate lines
 
 // mpscChan is the state shared by the handles of one channel.
 type mpscChan[T any] struct {
-	// Senders' side: written by every send.
-	tail      atomic.Uint64                // see the bit map above
+	tail      atomic.Uint64                // senders: see the bit map above
 	tailBlock atomic.Pointer[mpscBlock[T]] // the block of the tail, or one before it
 	hint      atomic.Pointer[mpscBlock[T]] // a block at or past tailBlock; see findBlock
 	walkers   atomic.Int32                 // senders holding a block reached through hint
 	_         mpscPad
 
-	// Receiver's side: used by the receiver's goroutine only.
-	head     *mpscBlock[T] // the block of index, or the one before it
-	freeHead *mpscBlock[T] // oldest block not yet recycled; freeHead..head are done
+	head     *mpscBlock[T] // the receiver's: the block of index, or the one before it
+	freeHead *mpscBlock[T] // oldest block not yet recycled
 	index    uint64        // next slot to read
-	lastFree *mpscBlock[T] // the block recycle appended last, nil if none or reused
-	maxFree  uint64        // how many blocks recycle keeps linked after tailBlock
+	lastFree *mpscBlock[T] // the block append linked last, nil if none or reused
+	maxFree  uint64        // how many spare blocks recycle keeps after tailBlock
+	rxBusy   atomic.Bool   // a receive waits: a second one is misuse
 	_        mpscPad
 
-	// Capacity.
-	capacity int64         // -1 for an unbounded channel
-	sem      sem           // bounded: one permit per free slot
-	reserved atomic.Uint64 // unbounded: see above
-
-	// Signals to the receiver.
-	rxWake  atomic.Uint32 // rxParked | rxArmed; mirrors the fields below
-	rxMu    sync.Mutex    // guards rxCh, the arming of Ready and its token
-	rxCh    chan struct{} // the parked Recv's channel, made by it; closed by a waker
-	readyCh chan struct{} // Ready's channel, capacity 1: holds at most one token
-
-	// Handles and closing.
-	senders  atomic.Int64 // open sender handles
-	rxClosed atomic.Bool  // the receiver called Close; set under closeQ.mu
-	closeQ   waitQueue    // WaitClosed callers
+	capacity int64     // -1 for an unbounded channel
+	room     int64     // permits of sem: capacity, or MaxPermits if unbounded
+	sem      sem       // one permit per free slot (unbounded: per unreserved one)
+	rq       waitQueue // Recv, RecvMany and an armed Ready
+	rd       readiness // Ready's channel
+	hs       handles   // open senders and receiver; WaitClosed callers
 }
 
 func newMPSC[T any](capacity int64) (*MPSCSender[T], *MPSCReceiver[T]) {
-	c := &mpscChan[T]{capacity: capacity, readyCh: make(chan struct{}, 1)}
+	c := &mpscChan[T]{capacity: capacity, room: MaxPermits, maxFree: 3}
 	b := new(mpscBlock[T])
 	c.tailBlock.Store(b)
 	c.hint.Store(b)
 	c.head, c.freeHead = b, b
-	// A bounded channel keeps the blocks its capacity needs, as a Go
-	// channel keeps its buffer: one that fills and drains in turn then
-	// allocates nothing. An unbounded one keeps a few, so that the memory of
-	// a burst goes back to the collector.
-	c.maxFree = 3
-	if capacity > 0 {
+	if capacity > 0 { // keep the blocks it needs; unbounded: a few, a burst's memory goes back
 		c.maxFree = uint64(capacity+mpscBlockCap-1)/mpscBlockCap + 1
+		c.room = capacity
 	}
-	if capacity > 0 {
-		c.sem.init(capacity, 0)
-	}
-	c.senders.Store(1)
+	c.sem.init(c.room, 0)
+	c.hs.add(senders)
+	c.hs.add(receivers)
 	return &MPSCSender[T]{c: c}, &MPSCReceiver[T]{c: c}
 }
 
-// MPSC returns the two ends of a bounded multi-producer, single-consumer
-// channel that holds up to capacity values. It panics if capacity is below 1
-// or above MaxPermits.
+// MPSC returns the two ends of a multi-producer, single-consumer channel that
+// holds up to capacity values. It panics unless 1 <= capacity <= MaxPermits.
 func MPSC[T any](capacity int) (*MPSCSender[T], *MPSCReceiver[T]) {
 	if capacity < 1 || capacity > MaxPermits {
 		panic("gate: MPSC: capacity out of range [1, MaxPermits]")
@@ -182,81 +94,39 @@ func MPSC[T any](capacity int) (*MPSCSender[T], *MPSCReceiver[T]) {
 }
 
 // UnboundedMPSC returns the two ends of an unbounded multi-producer,
-// single-consumer channel: its Send never waits, and memory is the only
-// bound on what it holds.
+// single-consumer channel: its Send never waits.
 func UnboundedMPSC[T any]() (*MPSCSender[T], *MPSCReceiver[T]) {
 	return newMPSC[T](-1)
 }
 
-// ---------------------------------------------------------------------------
-// Storage: senders.
-
-// claim claims the next slot and returns its index and whether the tail was
-// closed at that moment.
-func (c *mpscChan[T]) claim() (idx uint64, closed bool) {
+// push claims a slot, writes v and wakes the receiver if it waits. A plain
+// unbounded send fails if closed; closed just before its claim, it leaves a
+// tombstone and wakes nobody (Recv does not park on a claimed slot).
+func (c *mpscChan[T]) push(v T, plain bool) error {
+	if plain && c.tail.Load()&mpscTailClosed != 0 {
+		return ErrClosed // closed for a while: claim no slot
+	}
 	t := c.tail.Add(1<<mpscTailShift) - 1<<mpscTailShift
-	return t >> mpscTailShift, t&mpscTailClosed != 0
-}
-
-// write stores v in slot idx, which the caller claimed, and wakes the
-// receiver if it waits. The value is written before the ready bit is set
-// (atomic OR), which is what the receiver's load of the bit synchronizes
-// with.
-func (c *mpscChan[T]) write(idx uint64, v T) {
+	idx := t >> mpscTailShift
 	b := c.tailBlock.Load()
 	if start := idx &^ mpscBlockMask; b.start != start {
 		b = c.findBlock(b, start)
 	}
 	off := idx & mpscBlockMask
+	if plain && t&mpscTailClosed != 0 {
+		b.ready.Or(1<<off | 1<<(off+mpscBlockCap))
+		return ErrClosed
+	}
 	b.slots[off] = v
-	b.ready.Or(1 << off)
-	// The OR and this load are sequentially consistent, as are the
-	// receiver's store of rxWake and its load of the ready bits: at least
-	// one of us sees the other.
-	if c.rxWake.Load() != 0 {
-		c.wakeRx(true)
-	}
+	b.ready.Or(1 << off) // after the write: a load that sees the bit sees v
+	c.rq.notify()        // after the OR: see waitQueue.waiting
+	return nil
 }
 
-// writeTombstone marks slot idx, which the caller claimed after the channel
-// closed, as holding no value.
-func (c *mpscChan[T]) writeTombstone(idx uint64) {
-	b := c.tailBlock.Load()
-	if start := idx &^ mpscBlockMask; b.start != start {
-		b = c.findBlock(b, start)
-	}
-	off := idx & mpscBlockMask
-	b.ready.Or(1<<off | 1<<(off+mpscBlockCap))
-	if c.rxWake.Load() != 0 {
-		// A parked Recv may wait for this slot; Ready may not fire for a
-		// tombstone alone (nothing invented).
-		c.wakeRx(false)
-	}
-}
-
-// push claims a slot and writes v there, whatever the state of the channel:
-// the caller holds the room for it (a bounded send's permit, a reserved
-// slot).
-func (c *mpscChan[T]) push(v T) {
-	idx, _ := c.claim()
-	c.write(idx, v)
-}
-
-// findBlock returns the block that starts at start, for a sender that
-// claimed a slot there and found that b, the tailBlock it loaded after its
-// claim, is an earlier block. It is outlined: a send needs it once per block.
-//
-// tailBlock moves only past blocks whose every slot is written, so that the
-// release protocol holds (see mpscBlock). A sender preempted between its
-// claim and its write keeps its block unwritten for as long as it is
-// descheduled, and meanwhile the other senders may fill thousands of blocks:
-// walking from tailBlock each time would cost them time linear in that
-// distance. So the walk starts from hint when that is further on: the last
-// block a sender found, never behind tailBlock. A sender holds a block
-// reached through hint outside the release protocol, so it counts itself in
-// walkers while it does, and the receiver recycles no block while walkers is
-// not 0 (hint has left a block before its release is recorded, so a sender
-// that counts itself later never loads it).
+// findBlock returns the block at start, past b. A sender preempted between
+// claim and write holds tailBlock back while others fill blocks, so the walk
+// starts at hint (the last block found, never behind it) if further. Such a
+// walker is outside the release protocol: walkers counts it, halting recycle.
 func (c *mpscChan[T]) findBlock(b *mpscBlock[T], start uint64) *mpscBlock[T] {
 	c.walkers.Add(1)
 	h := c.hint.Load()
@@ -278,16 +148,7 @@ func (c *mpscChan[T]) findBlock(b *mpscBlock[T], start uint64) *mpscBlock[T] {
 	return b
 }
 
-// mpscReleasing in mpscBlock.released marks a block that a sender is moving
-// tailBlock past: no other sender may start a walk there, and the receiver may
-// not recycle it yet.
-const mpscReleasing = ^uint64(0)
-
-// advanceTail moves tailBlock past the blocks whose every slot is written, a
-// few at most, and releases them: it records in each the tail position seen
-// after tailBlock left it. Every sender that may still hold such a block
-// loaded tailBlock (or saw it unreleased through hint) before that, so it
-// had claimed its slot before the recorded position.
+// advanceTail moves tailBlock past up to four full blocks (see mpscBlock).
 func (c *mpscChan[T]) advanceTail() {
 	for range 4 {
 		t := c.tailBlock.Load()
@@ -298,53 +159,37 @@ func (c *mpscChan[T]) advanceTail() {
 		if !t.released.CompareAndSwap(0, mpscReleasing) {
 			return // another sender is moving tailBlock past t
 		}
-		// Only the sender that marked t moves tailBlock off t; hint, if it
-		// is still at t, goes with it (hint is never behind tailBlock once
-		// a release is recorded).
 		c.tailBlock.Store(next)
-		c.hint.CompareAndSwap(t, next)
+		c.hint.CompareAndSwap(t, next) // hint is never behind tailBlock
 		t.released.Store(c.tail.Load()>>mpscTailShift + 1)
 	}
 }
 
-// grow appends a new block after b and returns b's successor: ours, or the
-// one another sender (or the receiver's recycling) linked first, in which
-// case ours is appended further down, at most a few hops, or dropped.
+// grow links a new block after b and returns b's successor: ours, or one
+// linked first, after which ours goes a few hops on, or is dropped.
 func (c *mpscChan[T]) grow(b *mpscBlock[T]) *mpscBlock[T] {
-	n := &mpscBlock[T]{start: b.start + mpscBlockCap}
-	if b.next.CompareAndSwap(nil, n) {
-		return n
-	}
-	next := b.next.Load()
-	for cur, i := next, 0; i < 3; i++ {
+	n := new(mpscBlock[T])
+	for cur, i := b, 0; i < 4; cur, i = cur.next.Load(), i+1 {
 		n.start = cur.start + mpscBlockCap
 		if cur.next.CompareAndSwap(nil, n) {
 			break
 		}
-		cur = cur.next.Load()
 	}
-	return next
+	return b.next.Load()
 }
 
-// ---------------------------------------------------------------------------
-// Storage: the receiver.
-
-// Results of pop.
-const (
-	popValue = iota // a value was taken
+const ( // results of popSlow
+	popValue = iota // a value is there (and was taken, if asked)
 	popEmpty        // no slot is claimed past index
 	popBusy         // the slot at index is claimed but not written yet
 )
 
-// pop takes the value at index if it is written, in the common case: no
-// block boundary, no tombstone. Small enough to be inlined; popSlow does the
-// rest.
+// pop takes the value at index if no block boundary or tombstone is in the
+// way: small enough to be inlined.
 func (c *mpscChan[T]) pop() (v T, ok bool) {
-	i := c.index
-	b := c.head
+	i, b := c.index, c.head
 	off := i & mpscBlockMask
-	bits := b.ready.Load()
-	if b.start != i-off || bits&(1<<off|1<<(off+mpscBlockCap)) != 1<<off {
+	if b.start != i-off || b.ready.Load()&(1<<off|1<<(off+mpscBlockCap)) != 1<<off {
 		return v, false
 	}
 	v = b.slots[off]
@@ -354,51 +199,54 @@ func (c *mpscChan[T]) pop() (v T, ok bool) {
 	return v, true
 }
 
-// popSlow takes the value at index, moving head to the next block and
-// skipping tombstones as needed. It never waits.
-func (c *mpscChan[T]) popSlow() (v T, st int) {
+// popSlow looks at the slot at index, moving head on and skipping tombstones,
+// and takes its value if take is set. It never waits.
+func (c *mpscChan[T]) popSlow(take bool) (v T, st int) {
 	for {
-		i := c.index
-		b := c.head
+		i, b := c.index, c.head
 		off := i & mpscBlockMask
 		if b.start != i-off {
-			next := b.next.Load()
-			if next == nil {
-				return v, c.emptyOrBusy(i)
+			if next := b.next.Load(); next != nil {
+				c.head = next
+				c.recycle()
+				continue
 			}
-			c.head = next
-			c.recycle()
+		} else if bits := b.ready.Load(); bits&(1<<(off+mpscBlockCap)) != 0 {
+			c.index = i + 1 // a tombstone: skipping it changes nothing visible
 			continue
+		} else if bits&(1<<off) != 0 {
+			if take {
+				v = b.slots[off]
+				var zero T
+				b.slots[off] = zero
+				c.index = i + 1
+			}
+			return v, popValue
 		}
-		bits := b.ready.Load()
-		if bits&(1<<off) == 0 {
-			return v, c.emptyOrBusy(i)
+		if c.tail.Load()>>mpscTailShift > i {
+			return v, popBusy
 		}
-		c.index = i + 1
-		if bits&(1<<(off+mpscBlockCap)) != 0 {
-			continue // a tombstone
-		}
-		v = b.slots[off]
-		var zero T
-		b.slots[off] = zero
-		return v, popValue
+		return v, popEmpty
 	}
 }
 
-// emptyOrBusy tells, for a slot i that is not written, whether a sender has
-// claimed it.
-func (c *mpscChan[T]) emptyOrBusy(i uint64) int {
-	if c.tail.Load()>>mpscTailShift > i {
-		return popBusy
+// look is popSlow that waits out a slot being written and gives back the slot
+// of a value it takes: what TryRecv and Ready see.
+func (c *mpscChan[T]) look(take bool) (v T, st int) {
+	for v, st = c.popSlow(take); st == popBusy; v, st = c.popSlow(take) {
+		runtime.Gosched() // the sender is between its claim and its write
 	}
-	return popEmpty
+	if take && st == popValue {
+		c.popped(1)
+	}
+	return v, st
 }
 
 // recycle resets the blocks behind head that no sender can touch any more
-// and appends them after the tail for reuse.
+// and appends them for reuse.
 func (c *mpscChan[T]) recycle() {
 	if c.walkers.Load() != 0 {
-		return // a sender may hold any block through hint: try again later
+		return // a sender may hold any block through hint: later
 	}
 	for c.freeHead != c.head {
 		b := c.freeHead
@@ -417,16 +265,11 @@ func (c *mpscChan[T]) recycle() {
 	}
 }
 
-// append links b, a block recycle has reset, at the end of the list if fewer
-// than maxFree blocks follow tailBlock; otherwise there are spares enough and
-// b is left to the collector, so that a burst does not keep its memory for
-// good. It looks for the end from the block it appended last, if senders
-// have not passed it yet, so that keeping many spares needs no long walk.
+// append links b at the end if fewer than maxFree blocks follow tailBlock
+// (else b is dropped), from the block it linked last if still ahead.
 func (c *mpscChan[T]) append(b *mpscBlock[T]) {
 	t := c.tailBlock.Load()
-	// lastFree is not recycled (recycle clears it first), so it is in the
-	// list and its start is fixed. If it is behind t, the end is near t.
-	e := c.lastFree
+	e := c.lastFree // not recycled (recycle clears it first): in the list
 	if e == nil || e.start < t.start {
 		e = t
 	}
@@ -440,381 +283,215 @@ func (c *mpscChan[T]) append(b *mpscBlock[T]) {
 	}
 }
 
-// popped gives the slots of n values the receiver took back to a bounded
-// channel's capacity: to the oldest queued senders first.
+// mpscMisuse: two receives at once, or more values received than sent.
+const mpscMisuse = "gate: MPSCReceiver used by two goroutines at once; guard it with a Mutex or fan out to several channels"
+
+// popped gives the slots of n values taken back, to queued senders first.
 func (c *mpscChan[T]) popped(n int64) {
 	if c.capacity > 0 {
-		c.sem.release(n, 0, c.capacity, "gate: MPSCReceiver: more values received than sent")
+		c.sem.release(n, 0, c.capacity, mpscMisuse)
 	}
 }
 
-// ---------------------------------------------------------------------------
-// Closing and signals.
+// popMany takes up to len(buf) values there now, with one release.
+func (c *mpscChan[T]) popMany(buf []T) int {
+	n := 0
+	for ; n < len(buf); n++ {
+		v, ok := c.pop()
+		if !ok {
+			var st int
+			if v, st = c.popSlow(true); st != popValue {
+				break
+			}
+		}
+		buf[n] = v
+	}
+	if n > 0 {
+		c.popped(int64(n))
+	}
+	return n
+}
 
-// closeSenders closes the channel for senders: later sends and reserves fail
-// with ErrClosed, queued ones too; reserved slots may still be sent on.
+// closeSenders fails later and queued sends and reserves (twice is harmless).
 func (c *mpscChan[T]) closeSenders() {
-	if c.capacity > 0 {
-		c.sem.close()
-		return
-	}
-	// The tail's bit first: a receiver that sees the reserved word's bit
-	// then knows that every plain send that claims a slot after its next
-	// tail load sees the tail's bit and fails.
-	c.tail.Or(mpscTailClosed)
-	c.reserved.Or(mpscResClosed)
+	c.tail.Or(mpscTailClosed) // first: see the tail word
+	c.sem.close()
 }
 
-// closedForSenders reports whether closeSenders was called.
-func (c *mpscChan[T]) closedForSenders() bool {
-	if c.capacity > 0 {
-		return c.sem.closed()
-	}
-	return c.reserved.Load()&mpscResClosed != 0
-}
-
-// settled reports whether the channel is closed for senders and no slot is
-// reserved or held by a value that is not received yet, except values that
-// are written and waiting at or after the receiver's index: once it holds,
-// the receiver gets every value left and then ErrClosed, and no value can
-// arrive any more. Unlike drained it does not read the receiver's index, so
-// any goroutine may call it.
+// settled: closed for senders, every permit back; only claimed slots are left.
 func (c *mpscChan[T]) settled() bool {
-	if c.capacity > 0 {
-		// A permit held means a reserved slot or a value not yet
-		// received; all back means nothing is left.
-		return c.sem.closed() && c.sem.available(0) == c.capacity
-	}
-	// Plain sends that claimed a slot before the close have claimed it:
-	// the receiver finds them in the list.
-	return c.reserved.Load() == mpscResClosed
+	return c.sem.closed() && c.sem.available(0) == c.room
 }
 
-// drained reports, for the receiver, whether Recv must return ErrClosed: the
-// channel is settled and the receiver has taken everything.
+// drained: settled and all taken. The tail is loaded after the semaphore: a
+// permit send claims before it gives its permit back.
 func (c *mpscChan[T]) drained() bool {
-	if c.capacity > 0 {
-		return c.settled() // all permits back: nothing left either
-	}
-	if !c.settled() {
-		return false
-	}
-	// Loaded after the reserved word: a permit send claims its slot before
-	// it gives its reservation back.
-	return c.tail.Load()>>mpscTailShift == c.index
+	return c.settled() && (c.capacity > 0 || c.tail.Load()>>mpscTailShift == c.index)
 }
 
-// wakeIfSettled wakes the receiver if it waits and the channel has just
-// become settled (a close, a reserved slot given back).
+// wakeIfSettled wakes a Recv or Ready after a close or a release settled it.
 func (c *mpscChan[T]) wakeIfSettled() {
-	if c.rxWake.Load() != 0 && c.settled() {
-		c.wakeRx(false)
+	if c.rq.waiting.Load() != 0 && c.settled() {
+		c.rq.wakeAll()
 	}
 }
 
-// wakeRx wakes a parked Recv and, if Ready is armed and either a value was
-// published (value) or the channel is settled, puts a token in readyCh. The
-// token is sent under rxMu, so that Ready, which drains stale tokens under
-// rxMu before it arms, never finds one that an earlier arming asked for.
-func (c *mpscChan[T]) wakeRx(value bool) {
-	c.rxMu.Lock()
-	ch := c.rxCh
-	c.rxCh = nil
-	bits := c.rxWake.Load() &^ rxParked
-	if bits&rxArmed != 0 && (value || c.settled()) {
-		bits &^= rxArmed
-		select {
-		case c.readyCh <- struct{}{}:
-		default: // a token is there already
-		}
-	}
-	c.rxWake.Store(bits)
-	c.rxMu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
-}
-
-// ---------------------------------------------------------------------------
-// Senders.
-
-// An MPSCSender is a sending handle of an mpsc channel made by [MPSC] or
-// [UnboundedMPSC]. Any number of goroutines may use one at once; [Clone]
-// makes more handles of the same channel.
-//
-// Values are received in the order their sends claimed a slot: the order of
-// the sends of one goroutine, and FIFO among senders that waited for room.
-// On a bounded channel, senders that find it full wait in a FIFO queue, and a
-// slot freed by the receiver goes to the oldest of them; TrySend and
-// TryReserve never take a slot ahead of a queued sender.
-//
-// The channel is closed for the receiver once every sender handle is closed;
-// Close on a handle closes that handle only.
-//
-// An MPSCSender must not be copied after first use; use it through the
-// pointer the constructor returns. In the terminology of the Go memory model,
-// a send synchronizes before the receive that returns its value.
-//
-// [Clone]: MPSCSender.Clone
+// An MPSCSender is a sending handle of an mpsc channel, safe for any number
+// of goroutines; Clone makes more, each closed on its own. Values arrive in
+// the order their sends claimed a slot (waiting senders: FIFO; a Try* never
+// takes a slot a queued sender waits for). It must not be copied after first
+// use. In the Go memory model, a send synchronizes before its receive.
 type MPSCSender[T any] struct {
-	_      noCopy
-	c      *mpscChan[T]
-	closed atomic.Bool // this handle was closed
+	_ noCopy
+	c *mpscChan[T]
+	h handle
 }
 
-// Send sends v, waiting for room on a bounded channel.
-//
-// If ctx is already done it returns ctx.Err() and sends nothing, even if
-// there is room. If there is room and no sender waits, v is sent at once;
-// otherwise Send joins the FIFO queue of senders. If ctx is done before a
-// slot is handed to it, Send returns ctx.Err(): v was not sent (the caller
-// still has it) and Send left the queue. It returns [ErrClosed], sending
-// nothing, if the receiver is closed, this handle is closed or every sender
-// is closed. An unbounded channel's Send never waits.
+// Send sends v, waiting for room FIFO (unbounded: never). It returns ctx.Err()
+// if ctx is done on entry or before a slot is handed to it, [ErrClosed] if this
+// handle or the receiver closes, before or meanwhile: v is then not sent.
 func (s *MPSCSender[T]) Send(ctx context.Context, v T) error {
-	// Fast path of a bounded channel: a live ctx, an open handle, a free
-	// slot and nobody queued.
 	c := s.c
-	if c.capacity > 0 && ctx.Err() == nil && !s.closed.Load() && c.sem.acquireFast(1, 0) {
-		c.push(v)
-		return nil
+	if c.capacity > 0 && ctx.Err() == nil && !s.h.closed.Load() && c.sem.acquireFast(1, 0) {
+		return c.push(v, false)
 	}
-	return s.sendSlow(ctx, v)
+	return s.sendSlow(ctx, v, false)
 }
 
-// sendSlow is the slow path of Send and the whole of an unbounded Send,
-// outlined so that the bounded fast path can be inlined.
-func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return ErrClosed
+// TrySend sends v if there is room now. It returns [ErrClosed] as Send does,
+// then [ErrFull] if no slot is free or a sender waits; v is then not sent.
+func (s *MPSCSender[T]) TrySend(v T) error { return s.sendSlow(nil, v, true) }
+
+// sendSlow is Send past its fast path, and TrySend (try, ctx nil).
+func (s *MPSCSender[T]) sendSlow(ctx context.Context, v T, try bool) error {
+	if !try && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	c := s.c
-	if c.capacity < 0 {
-		return c.sendUnbounded(v)
+	var err error
+	switch {
+	case s.h.closed.Load():
+		return ErrClosed
+	case c.capacity < 0:
+		return c.push(v, true)
+	case try:
+		err = noRoom(c.sem.tryAcquire(1, 0), ErrFull)
+	default:
+		// Yield a few times once queued (keeping its place): the receiver
+		// is often about to free a slot.
+		err = c.sem.acquireSlowSpin(ctx, &s.h, 1, 0, mpscSpins)
 	}
-	// The receiver is often about to free a slot: yielding a few times is
-	// cheaper than parking and being woken. The sender yields only once it
-	// is queued, so that no later sender can take the slot first.
-	if err := c.sem.acquireSlowSpin(ctx, nil, 1, 0, mpscSpins); err != nil {
+	if err != nil {
 		return err
 	}
-	c.push(v)
-	return nil
+	return c.push(v, false)
 }
 
-// sendUnbounded sends v on an unbounded channel.
-func (c *mpscChan[T]) sendUnbounded(v T) error {
-	if c.tail.Load()&mpscTailClosed != 0 {
-		return ErrClosed // closed for a while: claim no slot
+// noRoom turns the semaphore's "not now" into the channel's.
+func noRoom(err, full error) error {
+	if err == ErrNoPermits {
+		return full
 	}
-	idx, closed := c.claim()
-	if closed {
-		// The close came between the load and the claim: the slot is
-		// ours but v must not be delivered.
-		c.writeTombstone(idx)
-		return ErrClosed
-	}
-	c.write(idx, v)
-	return nil
+	return err
 }
 
-// TrySend sends v if there is room now, without waiting. It returns
-// [ErrClosed] if the channel is closed for this handle (checked first), and
-// [ErrFull] if no slot is free or another sender waits for one; v is then
-// not sent.
-func (s *MPSCSender[T]) TrySend(v T) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	c := s.c
-	if c.capacity < 0 {
-		return c.sendUnbounded(v)
-	}
-	if err := c.sem.tryAcquire(1, 0); err != nil {
-		if err == ErrNoPermits {
-			return ErrFull
-		}
-		return err
-	}
-	c.push(v)
-	return nil
-}
-
-// Reserve reserves room for one value; it is ReserveN(ctx, 1).
+// Reserve is ReserveN(ctx, 1).
 func (s *MPSCSender[T]) Reserve(ctx context.Context) (MPSCPermit[T], error) {
-	c := s.c
-	if c.capacity > 0 && ctx.Err() == nil && !s.closed.Load() && c.sem.acquireFast(1, 0) {
-		return MPSCPermit[T]{c: c, n: 1}, nil
-	}
-	return s.reserveSlow(ctx, 1)
+	return s.reserve(ctx, 1, false)
 }
 
-// ReserveN reserves room for n values, waiting for it on a bounded channel
-// like Send, in the same FIFO queue. The returned [MPSCPermit] sends up to n
-// values without waiting and without failing, even after the channel closes;
-// its Release gives the rest back.
-//
-// A reservation takes the slots it gets while it waits (so that smaller
-// requests behind it cannot take them); if ctx is done first it returns
-// ctx.Err() and gives them to the next sender. The errors come in this
-// order: a done ctx; [ErrTooMany] if n is above MaxCapacity (unbounded: above
-// MaxPermits), which can never be met; [ErrClosed] if the channel is closed
-// for this handle. ReserveN(ctx, 0) returns an empty permit at once unless
-// one of those applies. An unbounded channel's ReserveN never waits; it
-// returns ErrTooMany if more than MaxPermits slots would be reserved at once.
-// ReserveN panics if n is negative.
+// ReserveN reserves room for n values, waiting in Send's queue (unbounded:
+// never) and keeping the slots it gets meanwhile, so smaller requests behind
+// cannot take them. The [MPSCPermit] sends without waiting or failing, even
+// after a close. Errors, in order: a done ctx (its slots go on); [ErrTooMany]
+// if n > MaxCapacity (unbounded: over MaxPermits reserved); [ErrClosed] as
+// Send. n == 0 returns an empty permit unless those apply; n < 0 panics.
 func (s *MPSCSender[T]) ReserveN(ctx context.Context, n int) (MPSCPermit[T], error) {
-	return s.reserveSlow(ctx, n)
+	return s.reserve(ctx, n, false)
 }
 
-func (s *MPSCSender[T]) reserveSlow(ctx context.Context, n int) (MPSCPermit[T], error) {
+// TryReserve is TryReserveN(1).
+func (s *MPSCSender[T]) TryReserve() (MPSCPermit[T], error) { return s.reserve(nil, 1, true) }
+
+// TryReserveN reserves room for n values if free now: [ErrTooMany] and
+// [ErrClosed] as ReserveN, then [ErrFull]. n < 0 panics.
+func (s *MPSCSender[T]) TryReserveN(n int) (MPSCPermit[T], error) { return s.reserve(nil, n, true) }
+
+// reserve is ReserveN (try false) and TryReserveN (try true, ctx nil).
+func (s *MPSCSender[T]) reserve(ctx context.Context, n int, try bool) (MPSCPermit[T], error) {
 	if n < 0 {
-		panic("gate: MPSCSender.ReserveN: negative count")
+		panic("gate: MPSCSender: negative reserve count")
 	}
-	if err := ctx.Err(); err != nil {
-		return MPSCPermit[T]{}, err
+	if !try && ctx.Err() != nil {
+		return MPSCPermit[T]{}, ctx.Err()
 	}
 	c := s.c
-	if n > MaxPermits || (c.capacity > 0 && int64(n) > c.capacity) {
-		return MPSCPermit[T]{}, ErrTooMany
-	}
-	if s.closed.Load() {
-		return MPSCPermit[T]{}, ErrClosed
-	}
-	if c.capacity < 0 {
-		if err := c.reserveUnbounded(int64(n)); err != nil {
-			return MPSCPermit[T]{}, err
+	var err error
+	switch {
+	case n > MaxPermits || (c.capacity > 0 && int64(n) > c.capacity):
+		err = ErrTooMany
+	case s.h.closed.Load():
+		err = ErrClosed
+	case c.capacity > 0 && !try:
+		if n == 0 || !c.sem.acquireFast(int64(n), 0) {
+			err = c.sem.acquireSlowSpin(ctx, &s.h, int64(n), 0, 0)
 		}
-		return MPSCPermit[T]{c: c, n: int64(n)}, nil
+	default: // TryReserveN, or an unbounded channel, which never waits
+		err = noRoom(c.sem.tryAcquire(int64(n), 0), ErrFull)
+		if err == ErrFull && c.capacity < 0 {
+			err = ErrTooMany // more than MaxPermits reserved at once
+		}
 	}
-	if err := c.sem.acquireSlow(ctx, int64(n), 0); err != nil {
+	if err != nil {
 		return MPSCPermit[T]{}, err
 	}
 	return MPSCPermit[T]{c: c, n: int64(n)}, nil
 }
 
-// reserveUnbounded counts n more reserved slots of an unbounded channel,
-// unless it is closed. n == 0 only checks that.
-func (c *mpscChan[T]) reserveUnbounded(n int64) error {
-	for {
-		old := c.reserved.Load()
-		if old&mpscResClosed != 0 {
-			return ErrClosed
-		}
-		if int64(old>>mpscResShift) > MaxPermits-n {
-			return ErrTooMany
-		}
-		if n == 0 || c.reserved.CompareAndSwap(old, old+uint64(n)<<mpscResShift) {
-			return nil
-		}
-		// Another reservation or a permit changed the count: again.
-	}
-}
-
-// TryReserve reserves room for one value without waiting; it is
-// TryReserveN(1).
-func (s *MPSCSender[T]) TryReserve() (MPSCPermit[T], error) {
-	return s.TryReserveN(1)
-}
-
-// TryReserveN reserves room for n values if it is free now, without waiting.
-// It returns [ErrTooMany] if n is above MaxCapacity (unbounded: above
-// MaxPermits), then [ErrClosed] if the channel is closed for this handle,
-// then [ErrFull] if fewer than n slots are free or another sender waits. It
-// panics if n is negative.
-func (s *MPSCSender[T]) TryReserveN(n int) (MPSCPermit[T], error) {
-	if n < 0 {
-		panic("gate: MPSCSender.TryReserveN: negative count")
-	}
-	c := s.c
-	if n > MaxPermits || (c.capacity > 0 && int64(n) > c.capacity) {
-		return MPSCPermit[T]{}, ErrTooMany
-	}
-	if s.closed.Load() {
-		return MPSCPermit[T]{}, ErrClosed
-	}
-	if c.capacity < 0 {
-		if err := c.reserveUnbounded(int64(n)); err != nil {
-			return MPSCPermit[T]{}, err
-		}
-		return MPSCPermit[T]{c: c, n: int64(n)}, nil
-	}
-	if err := c.sem.tryAcquire(int64(n), 0); err != nil {
-		if err == ErrNoPermits {
-			return MPSCPermit[T]{}, ErrFull
-		}
-		return MPSCPermit[T]{}, err
-	}
-	return MPSCPermit[T]{c: c, n: int64(n)}, nil
-}
-
-// Clone returns a new sender handle of the same channel, which keeps the
-// channel open for the receiver until it too is closed. The clone of a
-// closed handle, or of a channel whose senders are all closed, is closed.
+// Clone returns a new sender handle, keeping the channel open until it too is
+// closed; the clone of a closed handle (or of a closed channel) is closed.
 func (s *MPSCSender[T]) Clone() *MPSCSender[T] {
 	n := &MPSCSender[T]{c: s.c}
-	if s.closed.Load() {
-		n.closed.Store(true)
-		return n
-	}
-	for {
-		k := s.c.senders.Load()
-		if k == 0 {
-			// s is being closed at this moment and was the last one.
-			n.closed.Store(true)
-			return n
-		}
-		if s.c.senders.CompareAndSwap(k, k+1) {
+	open := &s.c.hs.open[senders]
+	for k := open.Load(); !s.h.closed.Load() && k > 0; k = open.Load() {
+		if open.CompareAndSwap(k, k+1) {
 			return n
 		}
 	}
+	n.h.closed.Store(true) // s is closed, or closing as the last: not counted in
+	return n
 }
 
-// Close closes this handle: its later sends and reserves fail with
-// [ErrClosed]. When the last open handle closes, the receiver gets the
-// values already sent and the ones sent on reserved slots, then ErrClosed.
-// Permits reserved through the handle stay valid. Close is idempotent.
+// Close closes this handle, idempotently: its calls in flight (a waiting Send,
+// Reserve, ReserveN, WaitClosed) and later calls return [ErrClosed]; other
+// handles go on, its permits stay valid. After the last handle the receiver
+// gets what was sent and what reserved slots send, then ErrClosed.
 func (s *MPSCSender[T]) Close() {
-	if s.closed.Swap(true) {
+	if !s.h.close() {
 		return
 	}
 	c := s.c
-	if c.senders.Add(-1) == 0 {
+	c.sem.closeWaiters(&s.h, 0)
+	c.hs.q.closeWaiters(&s.h)
+	if c.hs.done(senders) {
 		c.closeSenders()
 		c.wakeIfSettled()
 	}
 }
 
-// IsClosed reports whether the receiver is closed.
-func (s *MPSCSender[T]) IsClosed() bool { return s.c.rxClosed.Load() }
+// IsClosed reports whether this handle is closed or the receiver is.
+func (s *MPSCSender[T]) IsClosed() bool { return s.c.hs.isClosed(&s.h, receivers) }
 
-// WaitClosed waits until the receiver is closed. It returns nil then, or
-// ctx.Err() if ctx is done first (a done ctx is reported first). It returns
-// [ErrClosed] if this handle was closed before the call; a Close while it
-// waits does not end it (it waits for the receiver, not for this handle).
+// WaitClosed waits until the receiver is closed (nil). It returns ctx.Err()
+// if ctx is done (first), [ErrClosed] if this handle is, before or meanwhile.
 func (s *MPSCSender[T]) WaitClosed(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	c := s.c
-	if c.rxClosed.Load() {
-		return nil
-	}
-	return c.closeQ.waitUntil(ctx, c.rxClosed.Load)
+	return s.c.hs.waitClosed(ctx, &s.h, receivers)
 }
 
-// Capacity returns the number of free slots now: 0 while a sender waits;
-// -1 for an unbounded channel.
+// Capacity returns the free slots now (0 while a sender waits), -1 if unbounded.
 func (s *MPSCSender[T]) Capacity() int { return s.c.freeSlots() }
 
-// MaxCapacity returns the capacity the channel was made with, or -1 for an
-// unbounded channel.
+// MaxCapacity returns the capacity the channel was made with, -1 if unbounded.
 func (s *MPSCSender[T]) MaxCapacity() int { return int(s.c.capacity) }
 
 func (c *mpscChan[T]) freeSlots() int {
@@ -824,101 +501,62 @@ func (c *mpscChan[T]) freeSlots() int {
 	return int(c.sem.available(0))
 }
 
-// An MPSCPermit is room reserved in an mpsc channel for Count() values,
-// returned by Reserve, ReserveN, TryReserve and TryReserveN. Send uses one
-// slot and never fails or waits; Release gives the unused slots back. Until
-// then they count against the capacity, and a closed receiver waits for them
-// before it reports [ErrClosed]. Its zero value holds no slot.
-//
-// An MPSCPermit must not be copied: a copy holds the same slots, and
-// releasing both would return them twice (a noCopy field makes go vet report
-// copies; pass a *MPSCPermit). In the terminology of the Go memory model, a
-// Send synchronizes before the receive that returns its value, and a Release
-// before the reserve that gets the slots it returned.
+// An MPSCPermit is room reserved for Count() values, counted against the
+// capacity (a closed receiver waits for them) until sent or released. The
+// zero value holds none. It must not be copied (pass a *MPSCPermit): two
+// releases would return the slots twice. In the Go memory model, a Send
+// synchronizes before its receive, a Release before the reserve it serves.
 type MPSCPermit[T any] struct {
 	_ noCopy
 	c *mpscChan[T]
 	n int64
 }
 
-// Send sends v on one of the reserved slots. It never waits and never fails,
-// even if the channel was closed since the reservation: the receiver still
-// gets v. It panics if no reserved slot is left.
+// Send sends v on a reserved slot, never waiting or failing, even after a
+// close: the receiver gets v. It panics if no reserved slot is left.
 func (p *MPSCPermit[T]) Send(v T) {
 	if p.n <= 0 {
 		panic("gate: MPSCPermit.Send: no reserved slot left")
 	}
 	p.n--
 	c := p.c
-	c.push(v)
+	_ = c.push(v, false)
 	if c.capacity < 0 {
-		// The slot is claimed: give the reservation back (the value now
-		// keeps the receiver waiting, as a plain send's does).
-		c.unreserve(1)
+		c.release(1) // after the claim: the value holds the receiver now
 	}
 }
 
-// Release gives the unused reserved slots back and empties p. A second
-// Release of the same variable does nothing.
+// Release gives the unused slots back and empties p; again, it does nothing.
 func (p *MPSCPermit[T]) Release() {
-	n := p.n
-	if n <= 0 {
-		return
+	if n := p.n; n > 0 {
+		p.n = 0
+		p.c.release(n)
 	}
-	p.n = 0
-	c := p.c
-	if c.capacity > 0 {
-		c.sem.release(n, 0, c.capacity, "gate: MPSCPermit.Release: more slots than the capacity (a copied MPSCPermit?)")
-		c.wakeIfSettled()
-		return
-	}
-	c.unreserve(n)
 }
 
-// unreserve takes n reserved slots off an unbounded channel's count and
-// wakes the receiver if that settles the channel.
-func (c *mpscChan[T]) unreserve(n int64) {
-	for {
-		old := c.reserved.Load()
-		if int64(old>>mpscResShift) < n {
-			panic("gate: MPSCPermit: more slots given back than reserved (a copied MPSCPermit?)")
-		}
-		if c.reserved.CompareAndSwap(old, old-uint64(n)<<mpscResShift) {
-			break
-		}
-	}
+// release gives n reserved slots back.
+func (c *mpscChan[T]) release(n int64) {
+	c.sem.release(n, 0, c.room, "gate: MPSCPermit: more slots given back than reserved (a copied MPSCPermit?)")
 	c.wakeIfSettled()
 }
 
 // Count returns the number of reserved slots left in p.
 func (p *MPSCPermit[T]) Count() int { return int(p.n) }
 
-// ---------------------------------------------------------------------------
-// The receiver.
-
-// An MPSCReceiver is the receiving handle of an mpsc channel made by [MPSC]
-// or [UnboundedMPSC]. It is used by one goroutine at a time.
-//
-// Its Ready method lets a receive sit in a select statement beside other
-// channels; its All method ranges over the values.
-//
-// An MPSCReceiver must not be copied after first use; use it through the
-// pointer the constructor returns. In the terminology of the Go memory model,
-// a send synchronizes before the receive that returns its value, and a
-// receive on a bounded channel synchronizes before the send or reserve that
-// takes the slot it freed.
+// An MPSCReceiver is the receiving handle of an mpsc channel, used by one
+// goroutine at a time (two at once may panic) except Close and IsClosed. It
+// must not be copied after first use. In the Go memory model, a send
+// synchronizes before its receive, a receive before the send reusing its slot.
 type MPSCReceiver[T any] struct {
 	_ noCopy
 	c *mpscChan[T]
+	h handle
 }
 
-// Recv receives the next value, waiting until one is sent.
-//
-// If ctx is already done it returns ctx.Err() and takes nothing. It returns
-// [ErrClosed] once the channel is closed (by Close, or because every sender
-// is closed), every value has been received and no reserved slot is left. If
-// ctx is done while it waits it returns ctx.Err() and takes nothing: Recv is
-// cancel-safe.
+// Recv receives the next value, waiting until one is sent. It returns
+// ctx.Err(), taking nothing, if ctx is done on entry or while it waits, and
+// [ErrClosed] once the channel is closed (Close, or every sender closed) and
+// drained with no reserved slot left, or when a Close ends its wait.
 func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 	c := r.c
 	if ctx.Err() == nil {
@@ -930,102 +568,59 @@ func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 	return r.recvSlow(ctx)
 }
 
-// recvSlow is the slow path of Recv: block boundaries, tombstones, closing
-// and waiting.
-func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (T, error) {
+// recvSlow is the slow path of Recv and RecvMany.
+func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 	c := r.c
-	var zero T
-	spin := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return zero, err
+	// A Close ends a wait begun before it; after it, wait for reserved slots.
+	owner := &r.h
+	if owner.closed.Load() {
+		owner = nil
+	}
+	ended := false // a Close ended the wait: take what is there, then return
+	for spin := 0; ; spin++ {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		v, st := c.popSlow()
-		if st == popValue {
-			c.popped(1)
-			return v, nil
+		var st int
+		if v, st = c.look(true); st == popValue {
+			break
 		}
-		if st == popEmpty && c.drained() {
-			return zero, ErrClosed
+		if ended || c.drained() {
+			err = ErrClosed
+			break
 		}
 		if spin < mpscSpins {
-			// A sender on another CPU is often about to publish: yielding a
-			// few times is cheaper than parking and being woken.
-			spin++
-			runtime.Gosched()
+			runtime.Gosched() // a sender on another CPU is often about to send
 			continue
 		}
-		// Park: register a channel of our own, then look again, so that a
-		// send that published before it saw the registration is not
-		// missed.
-		ch := make(chan struct{})
-		c.rxMu.Lock()
-		c.rxCh = ch
-		c.rxWake.Store(c.rxWake.Load() | rxParked)
-		c.rxMu.Unlock()
-		v, st = c.popSlow()
-		if st == popValue || (st == popEmpty && c.drained()) {
-			c.unpark(ch)
-			if st == popValue {
-				c.popped(1)
-				return v, nil
-			}
-			return zero, ErrClosed
+		// Wait for a claimed slot, or the channel to settle.
+		if c.rxBusy.Swap(true) {
+			panic(mpscMisuse)
 		}
-		if done := ctx.Done(); done == nil {
-			<-ch
-		} else {
-			select {
-			case <-ch:
-			case <-done:
-				c.unpark(ch)
-				return zero, ctx.Err()
-			}
+		err = c.rq.waitFor(ctx, owner, c.claimedOrSettled)
+		c.rxBusy.Store(false)
+		if err == ErrClosed {
+			ended, owner = true, nil
+		} else if err != nil {
+			break
 		}
 	}
+	return v, err
 }
 
-// mpscSpins is how many times Recv and a bounded Send yield and look again
-// before they park.
-const mpscSpins = 4
-
-// unpark takes the receiver's registration ch back unless a waker took it.
-func (c *mpscChan[T]) unpark(ch chan struct{}) {
-	c.rxMu.Lock()
-	if c.rxCh == ch {
-		c.rxCh = nil
-		c.rxWake.Store(c.rxWake.Load() &^ rxParked)
-	}
-	c.rxMu.Unlock()
+// claimedOrSettled is what Recv waits for; the receiver's goroutine calls it.
+func (c *mpscChan[T]) claimedOrSettled() bool {
+	return c.tail.Load()>>mpscTailShift != c.index || c.settled()
 }
 
-// RecvMany receives up to len(buf) values into buf and returns how many. It
-// waits like Recv until at least one value is there, then takes the ones
-// that are there without waiting for more (as io.Reader's Read does). It
-// returns 0 and [ErrClosed] once the channel is closed and drained, and
-// 0, nil at once if len(buf) is 0. A done ctx is reported first.
+// RecvMany receives into buf what is there, waiting like Recv for one, and
+// returns how many (0 and Recv's error; len(buf) == 0: 0, nil at once).
 func (r *MPSCReceiver[T]) RecvMany(ctx context.Context, buf []T) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil || len(buf) == 0 {
 		return 0, err
 	}
-	if len(buf) == 0 {
-		return 0, nil
-	}
 	c := r.c
-	n := 0
-	for n < len(buf) {
-		v, ok := c.pop()
-		if !ok {
-			var st int
-			if v, st = c.popSlow(); st != popValue {
-				break
-			}
-		}
-		buf[n] = v
-		n++
-	}
-	if n > 0 {
-		c.popped(int64(n)) // one release for the whole batch
+	if n := c.popMany(buf); n > 0 {
 		return n, nil
 	}
 	v, err := r.recvSlow(ctx)
@@ -1033,184 +628,66 @@ func (r *MPSCReceiver[T]) RecvMany(ctx context.Context, buf []T) (int, error) {
 		return 0, err
 	}
 	buf[0] = v
-	n = 1
-	m := 0
-	for n < len(buf) {
-		v, ok := c.pop()
-		if !ok {
-			var st int
-			if v, st = c.popSlow(); st != popValue {
-				break
-			}
-		}
-		buf[n] = v
-		n++
-		m++
-	}
-	if m > 0 {
-		c.popped(int64(m))
-	}
-	return n, nil
+	return 1 + c.popMany(buf[1:]), nil
 }
 
-// TryRecv receives the next value if there is one, without waiting. It
-// returns [ErrEmpty] if none is there yet and [ErrClosed] if the channel is
-// closed and drained, as Recv would.
-//
-// A send that has claimed the next slot but not finished writing it (a few
-// instructions) is waited for, so that TryRecv never reports ErrEmpty while
-// a later value is there.
+// TryRecv receives the next value if there is one: [ErrEmpty] if none is
+// there yet (a slot being written is waited for), [ErrClosed] as Recv.
 func (r *MPSCReceiver[T]) TryRecv() (T, error) {
 	c := r.c
 	if v, ok := c.pop(); ok {
 		c.popped(1)
 		return v, nil
 	}
-	return r.tryRecvSlow()
-}
-
-func (r *MPSCReceiver[T]) tryRecvSlow() (T, error) {
-	c := r.c
-	for {
-		v, st := c.popSlow()
-		switch st {
-		case popValue:
-			c.popped(1)
-			return v, nil
-		case popBusy:
-			runtime.Gosched() // the sender is between its claim and its write
-		default:
-			var zero T
-			if c.drained() {
-				return zero, ErrClosed
-			}
-			return zero, ErrEmpty
-		}
+	v, st := c.look(true)
+	if st == popValue {
+		return v, nil
+	} else if c.drained() {
+		return v, ErrClosed
 	}
+	return v, ErrEmpty
 }
 
-// peek reports whether TryRecv would return something other than ErrEmpty:
-// a value or ErrClosed. Like TryRecv it waits for a slot being written, and
-// it skips tombstones.
+// peek reports whether TryRecv would return a value or ErrClosed.
 func (c *mpscChan[T]) peek() bool {
-	for {
-		i := c.index
-		b := c.head
-		off := i & mpscBlockMask
-		if b.start != i-off {
-			next := b.next.Load()
-			if next == nil {
-				if c.emptyOrBusy(i) == popBusy {
-					runtime.Gosched()
-					continue
-				}
-				return c.drained()
-			}
-			c.head = next
-			c.recycle()
-			continue
-		}
-		bits := b.ready.Load()
-		if bits&(1<<off) == 0 {
-			if c.emptyOrBusy(i) == popBusy {
-				runtime.Gosched()
-				continue
-			}
-			return c.drained()
-		}
-		if bits&(1<<(off+mpscBlockCap)) == 0 {
-			return true
-		}
-		c.index = i + 1 // a tombstone: skipping it changes nothing visible
-	}
+	_, st := c.look(false)
+	return st == popValue || c.drained()
 }
 
-// Ready returns a channel that becomes receivable once TryRecv would return
-// a value or [ErrClosed], for use in a select statement beside other
-// channels. Receive from it at most once, then call TryRecv, which will not
-// return ErrEmpty; call Ready again before the next select. Anything sent
-// after Ready makes the channel receivable. Ready allocates nothing and
-// starts no goroutine.
-//
-// When a value is there already Ready returns a closed channel. Otherwise it
-// returns a channel made with the receiver (receivable once a sender puts a
-// token in it): if the receiver was made outside a synctest bubble, a select
-// on it inside one is not durably blocking.
-func (r *MPSCReceiver[T]) Ready() <-chan struct{} {
-	c := r.c
-	if c.peek() {
-		return closedChan
-	}
-	c.rxMu.Lock()
-	// Tokens are sent only under rxMu and only while armed: after this
-	// drain, a token in readyCh comes from a sender that saw this arming.
-	select {
-	case <-c.readyCh:
-	default:
-	}
-	c.rxWake.Store(c.rxWake.Load() | rxArmed)
-	c.rxMu.Unlock()
-	if c.peek() {
-		// Something came between the first look and the arming; a sender
-		// may have sent the token already.
-		c.rxMu.Lock()
-		if bits := c.rxWake.Load(); bits&rxArmed != 0 {
-			c.rxWake.Store(bits &^ rxArmed)
-			select {
-			case c.readyCh <- struct{}{}:
-			default:
-			}
-		}
-		c.rxMu.Unlock()
-	}
-	return c.readyCh
-}
+// Ready returns a channel receivable once TryRecv would return a value or
+// [ErrClosed], for a select: receive from it once, then TryRecv; call Ready
+// again before the next select. Only the first call allocates (the channel;
+// made outside a synctest bubble, it is not durably blocking inside one).
+func (r *MPSCReceiver[T]) Ready() <-chan struct{} { return r.c.rd.arm(&r.c.rq, r.c.peek) }
 
-// Close closes the receiver: senders' later and queued sends and reserves
-// fail with [ErrClosed], and WaitClosed returns. Values already sent and
-// values sent on slots reserved before are still received; after them Recv
-// returns ErrClosed. Close is idempotent. Unlike the other methods, it may be
-// called from another goroutine than the one receiving.
+// Close closes the receiver (idempotent, any goroutine): sends, reserves and a
+// waiting Recv get [ErrClosed], WaitClosed returns; what was sent, and what
+// reserved slots send, is still received first.
 func (r *MPSCReceiver[T]) Close() {
-	c := r.c
-	if c.rxClosed.Load() {
+	if !r.h.close() {
 		return
 	}
-	// Senders fail first, so that a sender that saw IsClosed or WaitClosed
-	// return cannot send any more.
-	c.closeSenders()
-	c.rxClosed.Store(true)
-	c.closeQ.wakeAll()
-	// Close touches no state of the receiving goroutine, so it may also
-	// come from another goroutine to end a Recv or a select on Ready that
-	// waits on an idle channel.
+	c := r.c
+	c.closeSenders() // first: a sender that sees WaitClosed return can send no more
+	c.hs.done(receivers)
+	c.rq.closeWaiters(&r.h)
 	c.wakeIfSettled()
 }
 
-// IsClosed reports whether Close was called or every sender is closed, even
-// if values are still to be received.
-func (r *MPSCReceiver[T]) IsClosed() bool {
-	return r.c.rxClosed.Load() || r.c.senders.Load() == 0
-}
+// IsClosed reports whether Close was called or every sender is closed.
+func (r *MPSCReceiver[T]) IsClosed() bool { return r.c.hs.isClosed(&r.h, senders) }
 
-// Len returns the number of values sent and not yet received (counting
-// sends that are writing their value right now).
-func (r *MPSCReceiver[T]) Len() int {
-	c := r.c
-	return int(c.tail.Load()>>mpscTailShift - c.index)
-}
+// Len returns the number of values sent (or being written) and not received.
+func (r *MPSCReceiver[T]) Len() int { return int(r.c.tail.Load()>>mpscTailShift - r.c.index) }
 
-// Capacity returns the number of free slots now, or -1 for an unbounded
-// channel.
+// Capacity returns the free slots now, -1 if unbounded.
 func (r *MPSCReceiver[T]) Capacity() int { return r.c.freeSlots() }
 
-// MaxCapacity returns the capacity the channel was made with, or -1 for an
-// unbounded channel.
+// MaxCapacity returns the capacity the channel was made with, -1 if unbounded.
 func (r *MPSCReceiver[T]) MaxCapacity() int { return int(r.c.capacity) }
 
-// All returns an iterator over the values received, in order. It ends when
-// the channel is closed and drained, or when ctx is done; breaking out of
-// the loop leaves the values not yet received in the channel.
+// All returns an iterator over the values received, until the channel is
+// closed and drained or ctx is done; a break leaves the rest in the channel.
 func (r *MPSCReceiver[T]) All(ctx context.Context) iter.Seq[T] {
 	return func(yield func(T) bool) {
 		for {

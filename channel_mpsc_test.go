@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1062,7 +1063,7 @@ func TestMPSCHandles(t *testing.T) {
 		}
 		_ = tx2.Send(t.Context(), 2)
 		tx2.Close()
-		if !rx.IsClosed() || tx2.IsClosed() {
+		if !rx.IsClosed() || !tx2.IsClosed() {
 			t.Fatal("IsClosed wrong after the last sender closed")
 		}
 		mpscRecvOK(t, rx, 2)
@@ -1657,6 +1658,7 @@ type mpscModel struct {
 	held             map[int]int    // permits held by the test: id -> slots left
 	done             map[int]string // Send/ReserveN goroutines that returned
 	rxClosed, txDone bool           // receiver closed; the (only) sender handle closed
+	recvEnded        bool           // the receiver's Close ended the pending Recv
 }
 
 func (m *mpscModel) closed() bool { return m.rxClosed || m.txDone }
@@ -1761,7 +1763,7 @@ type mpscObs struct {
 
 func (m *mpscModel) obs() mpscObs {
 	o := mpscObs{Capacity: m.avail, Len: m.len(), Waiters: len(m.queue),
-		RxClosed: m.closed(), TxIsClosed: m.rxClosed, Done: maps.Clone(m.done), Held: maps.Clone(m.held)}
+		RxClosed: m.closed(), TxIsClosed: m.closed(), Done: maps.Clone(m.done), Held: maps.Clone(m.held)}
 	if len(m.queue) > 0 {
 		o.HeadGrant = m.queue[0].grant
 	}
@@ -1831,13 +1833,14 @@ func (mm *mpscMachine) check(rt *rapid.T) {
 		select {
 		case r := <-mm.recv.ch:
 			mm.recv = nil
+			defer func() { mm.m.recvEnded = false }()
 			switch {
 			case r.err == nil:
 				if !mm.m.take(r.v) {
 					rt.Fatalf("Recv = %d, not at the front of %v", r.v, mm.m.buf)
 				}
 			case r.err == gate.ErrClosed:
-				if !mm.m.drained() || mm.m.len() > 0 {
+				if !mm.m.drained() && !mm.m.recvEnded || mm.m.len() > 0 {
 					rt.Fatalf("Recv = ErrClosed, model not drained")
 				}
 			case r.err == context.Canceled:
@@ -1845,8 +1848,8 @@ func (mm *mpscMachine) check(rt *rapid.T) {
 				rt.Fatalf("Recv = %v", r.err)
 			}
 		default:
-			if mm.m.len() > 0 || mm.m.drained() {
-				rt.Fatalf("Recv still blocked with %d values buffered (drained %v)", mm.m.len(), mm.m.drained())
+			if mm.m.len() > 0 || mm.m.drained() || mm.m.recvEnded {
+				rt.Fatalf("Recv still blocked with %d values buffered (drained %v, closed while it waited %v)", mm.m.len(), mm.m.drained(), mm.m.recvEnded)
 			}
 		}
 	}
@@ -2024,6 +2027,10 @@ func (mm *mpscMachine) cancel(rt *rapid.T) {
 }
 
 func (mm *mpscMachine) closeRx(rt *rapid.T) {
+	// A Close from another goroutine ends a Recv that waits (API.md,
+	// "Handles and Close"); one that starts after it waits for the reserved
+	// slots still to be sent on.
+	mm.m.recvEnded = mm.recv != nil && !mm.m.rxClosed
 	mm.rx.Close()
 	mm.m.rxClosed = true
 	mm.m.close()
@@ -2119,4 +2126,196 @@ func TestMPSCWaitClosedAfterOwnClose(t *testing.T) {
 			wc.failed(t, gate.ErrClosed)
 		})
 	}
+}
+
+// ---------------------------------------------------------------------------
+// Handles and Close (API.md): a handle's Close ends its own calls in flight
+// and fails its later ones; other handles go on.
+
+// A sender's Close ends its waiting ReserveN (whose partial grant goes to the
+// next sender, of another handle), its waiting Send and WaitClosed with
+// ErrClosed; a Send of another handle queued behind them goes on.
+func TestMPSCSenderCloseEndsItsCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.MPSC[int](2)
+		tx2 := tx.Clone()
+		ctx := t.Context()
+		_ = tx.TrySend(0)
+		reserve := goErr("ReserveN(2)", func() error { _, err := tx.ReserveN(ctx, 2); return err })
+		synctest.Wait()
+		other := goErr("other handle's Send", func() error { return tx2.Send(ctx, 7) })
+		synctest.Wait()
+		send := goErr("Send", func() error { return tx.Send(ctx, 8) })
+		wait := goErr("WaitClosed", func() error { return tx.WaitClosed(ctx) })
+		wait2 := goErr("other handle's WaitClosed", func() error { return tx2.WaitClosed(ctx) })
+		synctest.Wait()
+		if g := gate.MPSCHeadGrant(tx); g != 1 {
+			t.Fatalf("head grant %d; want 1", g)
+		}
+		tx.Close()
+		synctest.Wait()
+		reserve.failed(t, gate.ErrClosed)
+		send.failed(t, gate.ErrClosed)
+		wait.failed(t, gate.ErrClosed)
+		other.ok(t) // it got the partial grant of the closed ReserveN
+		wait2.pending(t)
+		if !tx.IsClosed() || tx2.IsClosed() || rx.IsClosed() {
+			t.Fatalf("IsClosed: tx %v, tx2 %v, rx %v; want true, false, false", tx.IsClosed(), tx2.IsClosed(), rx.IsClosed())
+		}
+		mpscRecvOK(t, rx, 0)
+		mpscRecvOK(t, rx, 7)
+		tryRecvErr(t, rx, gate.ErrEmpty)
+		rx.Close()
+		synctest.Wait()
+		wait2.ok(t)
+	})
+}
+
+// Every later call on a closed sender handle returns ErrClosed, its clone is
+// closed, and the error order of ReserveN and TryReserveN is: a done ctx,
+// ErrTooMany, ErrClosed, ErrFull.
+func TestMPSCClosedSenderHandle(t *testing.T) {
+	both(t, 1, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
+		ctx := t.Context()
+		bounded := tx.MaxCapacity() > 0
+		tooMany := gate.MaxPermits
+		if bounded {
+			tooMany = 2
+			if _, err := tx.TryReserveN(2); err != gate.ErrTooMany {
+				t.Fatalf("TryReserveN(2) on an open channel = %v; want ErrTooMany", err)
+			}
+			_ = tx.TrySend(0) // full: ErrFull comes last
+			if _, err := tx.TryReserveN(1); err != gate.ErrFull {
+				t.Fatalf("TryReserveN(1) on a full channel = %v; want ErrFull", err)
+			}
+		}
+		keep := tx.Clone() // the channel stays open: only tx is closed
+		defer keep.Close()
+		tx.Close()
+		for _, c := range []*gate.MPSCSender[int]{tx, tx.Clone()} {
+			if !c.IsClosed() || rx.IsClosed() {
+				t.Fatalf("IsClosed: sender %v, receiver %v; want true, false", c.IsClosed(), rx.IsClosed())
+			}
+			if _, err := c.ReserveN(doneCtx(ctx), tooMany+1); err != context.Canceled {
+				t.Fatalf("ReserveN(done ctx, too many) = %v", err)
+			}
+			if _, err := c.ReserveN(ctx, tooMany+1); err != gate.ErrTooMany {
+				t.Fatalf("ReserveN(too many) = %v; want ErrTooMany", err)
+			}
+			if _, err := c.TryReserveN(tooMany + 1); err != gate.ErrTooMany {
+				t.Fatalf("TryReserveN(too many) = %v; want ErrTooMany", err)
+			}
+			for what, err := range map[string]error{
+				"Send":        c.Send(ctx, 1),
+				"TrySend":     c.TrySend(1),
+				"Reserve":     second(c.Reserve(ctx)),
+				"ReserveN(0)": second(c.ReserveN(ctx, 0)),
+				"TryReserve":  second(c.TryReserve()),
+				"TryReserveN": second(c.TryReserveN(1)),
+				"WaitClosed":  c.WaitClosed(ctx),
+			} {
+				if err != gate.ErrClosed {
+					t.Fatalf("%s on a closed handle = %v; want ErrClosed", what, err)
+				}
+			}
+		}
+	})
+}
+
+// second returns the error of a two-result call.
+func second[T any](_ T, err error) error { return err }
+
+// A Close of the receiver from another goroutine ends a Recv or RecvMany
+// that waits, even with a reserved slot outstanding, and makes an armed Ready
+// receivable once nothing is left; a receive after the Close still gets the
+// values sent on reserved slots, then ErrClosed.
+func TestMPSCReceiverCloseEndsRecv(t *testing.T) {
+	for _, how := range []string{"Recv", "RecvMany"} {
+		t.Run(how, func(t *testing.T) {
+			both(t, 2, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
+				p, _ := tx.Reserve(t.Context())
+				recv := goErr(how, func() error {
+					if how == "Recv" {
+						_, err := rx.Recv(t.Context())
+						return err
+					}
+					_, err := rx.RecvMany(t.Context(), make([]int, 2))
+					return err
+				})
+				synctest.Wait()
+				recv.pending(t)
+				rx.Close()
+				synctest.Wait()
+				recv.failed(t, gate.ErrClosed)
+				later := goCall("Recv after Close", func() (int, error) { return rx.Recv(t.Context()) })
+				synctest.Wait()
+				later.pending(t) // the reserved slot may still be sent on
+				p.Send(5)
+				synctest.Wait()
+				if v := later.ok(t); v != 5 {
+					t.Fatalf("Recv = %d; want 5", v)
+				}
+				recvClosed(t, rx)
+			})
+		})
+	}
+	both(t, 2, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
+		_ = tx.Send(t.Context(), 1)
+		rx.Close()
+		mpscRecvOK(t, rx, 1) // buffered values first
+		recvClosed(t, rx)
+	})
+	both(t, 2, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
+		ready := rx.Ready()
+		synctest.Wait()
+		if isReady(ready) {
+			t.Fatal("Ready receivable on an empty channel")
+		}
+		rx.Close()
+		if !isReady(ready) {
+			t.Fatal("Ready not receivable after Close")
+		}
+		tryRecvErr(t, rx, gate.ErrClosed)
+	})
+}
+
+// An MPSCReceiver used by two goroutines at once panics with a message that
+// names the misuse.
+func TestMPSCReceiverTwoGoroutinesPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.MPSC[int](1)
+		first := goCall("Recv", func() (int, error) { return rx.Recv(t.Context()) })
+		synctest.Wait()
+		msg := mustPanic(t, "a second goroutine's Recv", func() { _, _ = rx.Recv(t.Context()) })
+		if !strings.Contains(msg, "two goroutines at once") {
+			t.Fatalf("panic %q does not name the misuse", msg)
+		}
+		_ = tx.Send(t.Context(), 1)
+		synctest.Wait()
+		if v := first.ok(t); v != 1 {
+			t.Fatalf("Recv = %d", v)
+		}
+	})
+}
+
+// go.dev/issue/63615, for Send: a Send whose ctx was cancelled before the
+// receiver made room returns ctx.Canceled, and its value is not delivered,
+// even if the room comes before the sender runs again.
+func TestMPSCSendCancelledBeforeRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tx, rx := gate.MPSC[int](1)
+		_ = tx.TrySend(1)
+		ctx, cancel := context.WithCancel(t.Context())
+		send := goErr("Send", func() error { return tx.Send(ctx, 2) })
+		synctest.Wait()
+		send.pending(t)
+		cancel()
+		mpscTryRecvOK(t, rx, 1) // makes room before the sender runs
+		synctest.Wait()
+		send.failed(t, context.Canceled)
+		tryRecvErr(t, rx, gate.ErrEmpty)
+		if c := tx.Capacity(); c != 1 {
+			t.Fatalf("Capacity = %d; want 1 (the slot went back)", c)
+		}
+	})
 }

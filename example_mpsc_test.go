@@ -89,6 +89,53 @@ func ExampleMPSCSender_Reserve() {
 	// built after the reservation
 }
 
+// ReserveN takes room for a whole batch at once, so that a producer whose
+// wait is cancelled or fails never leaves half a batch behind: it gets room
+// for all of it, or sends none.
+func ExampleMPSCSender_ReserveN() {
+	ctx := context.Background()
+	tx, rx := gate.MPSC[string](4)
+	batch := []string{"header", "row 1", "row 2"}
+	p, err := tx.ReserveN(ctx, len(batch))
+	if err != nil {
+		return
+	}
+	fmt.Println("reserved:", p.Count(), "free:", tx.Capacity())
+	for _, v := range batch {
+		p.Send(v)
+	}
+	p.Release() // nothing left to give back here; harmless
+	tx.Close()
+	for v := range rx.All(ctx) {
+		fmt.Println(v)
+	}
+	// Output:
+	// reserved: 3 free: 1
+	// header
+	// row 1
+	// row 2
+}
+
+// All ranges over the values until every sender is closed and the channel
+// is drained, or ctx is done: check ctx.Err() after the loop to tell which.
+func ExampleMPSCReceiver_All() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tx, rx := gate.UnboundedMPSC[int]()
+	go func() {
+		defer tx.Close()
+		for i := 1; i <= 4; i++ {
+			_ = tx.Send(ctx, i*i)
+		}
+	}()
+	sum := 0
+	for v := range rx.All(ctx) {
+		sum += v
+	}
+	fmt.Println(sum, ctx.Err())
+	// Output: 30 <nil>
+}
+
 // RecvMany takes whatever is there, up to the size of the buffer, after
 // waiting for at least one value.
 func ExampleMPSCReceiver_RecvMany() {

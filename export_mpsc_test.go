@@ -25,4 +25,4 @@ func MPSCBlocks[T any](r *MPSCReceiver[T]) int {
 
 // MPSCReceiverParked reports whether the receiver of the channel of s is
 // parked in Recv or has armed Ready.
-func MPSCReceiverParked[T any](s *MPSCSender[T]) bool { return s.c.rxWake.Load() != 0 }
+func MPSCReceiverParked[T any](s *MPSCSender[T]) bool { return s.c.rq.waiting.Load() != 0 }
