@@ -60,6 +60,56 @@ func statsCases() []statsCase {
 				func() {},
 				b.Stats
 		}},
+		{"MPSCSender", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.MPSC[int](1)
+			_ = tx.TrySend(0) // full: every Send waits for room
+			return func(ctx context.Context) error { return tx.Send(ctx, 1) },
+				func() { _, _ = rx.TryRecv() }, // room for the waiting Send, which fills it again
+				func() { _ = tx.TrySend(2) }, // ErrFull, without waiting
+				tx.Stats
+		}},
+		{"MPSCReceiver", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.MPSC[int](4)
+			return func(ctx context.Context) error { _, err := rx.Recv(ctx); return err },
+				func() { _ = tx.TrySend(1) },
+				func() { _ = tx.TrySend(2); _, _ = rx.Recv(context.Background()) },
+				rx.Stats
+		}},
+		{"BroadcastSender", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.Broadcast[int](1)
+			_, _ = tx.Send(0) // the slot is unread: every SendWait waits
+			return func(ctx context.Context) error { _, err := tx.SendWait(ctx, 1); return err },
+				func() { _, _ = rx.TryRecv() },
+				func() { _ = tx.ReceiverCount() },
+				tx.Stats
+		}},
+		{"BroadcastReceiver", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.Broadcast[int](4)
+			return func(ctx context.Context) error { _, err := rx.Recv(ctx); return err },
+				func() { _, _ = tx.Send(1) },
+				func() { _, _ = tx.Send(2); _, _ = rx.Recv(context.Background()) },
+				rx.Stats
+		}},
+		{"WatchReceiver", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.Watch(0)
+			return rx.Changed,
+				func() { _ = tx.Send(1) },
+				func() { _ = rx.Borrow() },
+				rx.Stats
+		}},
+		{"OneshotReceiver", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
+			tx, rx := gate.Oneshot[int]()
+			var stats gate.Stats // summed over the pairs, which are used up by one Send each
+			return func(ctx context.Context) error { _, err := rx.Recv(ctx); return err },
+				func() {
+					_ = tx.Send(1)
+					synctest.Wait()
+					stats = add(stats, rx.Stats())
+					tx, rx = gate.Oneshot[int]()
+				},
+				func() { _, _ = rx.TryRecv() },
+				func() gate.Stats { return add(stats, rx.Stats()) }
+		}},
 		{"OnceCell", func() (func(context.Context) error, func(), func(), func() gate.Stats) {
 			var c gate.OnceCell[int]
 			return func(ctx context.Context) error { _, err := c.Wait(ctx); c.Take(); return err },
@@ -235,5 +285,108 @@ func TestLockerNoAllocs(t *testing.T) {
 		l.Unlock()
 	}); n != 0 {
 		t.Fatalf("Locker, RLocker and their Lock/Unlock allocate %v times per run, want 0", n)
+	}
+}
+
+// A weak sender does not keep the channel open; Upgrade gives an open sender
+// while one is open and fails once the last one closed, after which the
+// receiver drains what was sent and then sees ErrClosed.
+func TestWeakSenders(t *testing.T) {
+	type side struct {
+		name string
+		pair func() (upgrade func() (send func(int) error, close func(), ok bool), closeFirst func(), count func() int, recv func() (int, error))
+	}
+	sides := []side{
+		{"MPSC", func() (func() (func(int) error, func(), bool), func(), func() int, func() (int, error)) {
+			tx, rx := gate.MPSC[int](4)
+			w := tx.Downgrade()
+			return func() (func(int) error, func(), bool) {
+					s, ok := w.Upgrade()
+					if !ok {
+						return nil, nil, false
+					}
+					return func(v int) error { return s.TrySend(v) }, s.Close, true
+				}, tx.Close, rx.SenderCount,
+				func() (int, error) { return rx.TryRecv() }
+		}},
+		{"Broadcast", func() (func() (func(int) error, func(), bool), func(), func() int, func() (int, error)) {
+			tx, rx := gate.Broadcast[int](4)
+			w := tx.Downgrade()
+			return func() (func(int) error, func(), bool) {
+					s, ok := w.Upgrade()
+					if !ok {
+						return nil, nil, false
+					}
+					return func(v int) error { _, err := s.Send(v); return err }, s.Close, true
+				}, tx.Close, rx.SenderCount,
+				func() (int, error) { return rx.TryRecv() }
+		}},
+	}
+	for _, sd := range sides {
+		t.Run(sd.name, func(t *testing.T) {
+			upgrade, closeFirst, count, recv := sd.pair()
+			if n := count(); n != 1 {
+				t.Fatalf("SenderCount = %d, want 1 (a weak sender does not count)", n)
+			}
+			send, closeUp, ok := upgrade()
+			if !ok {
+				t.Fatal("Upgrade failed with a sender open")
+			}
+			if n := count(); n != 2 {
+				t.Fatalf("SenderCount after Upgrade = %d, want 2", n)
+			}
+			if err := send(1); err != nil {
+				t.Fatalf("send on the upgraded sender: %v", err)
+			}
+			closeFirst()
+			if _, err := recv(); err != nil {
+				t.Fatalf("the upgraded sender keeps the channel open: %v", err)
+			}
+			closeUp()
+			if n := count(); n != 0 {
+				t.Fatalf("SenderCount after both closed = %d, want 0", n)
+			}
+			if _, _, ok := upgrade(); ok {
+				t.Fatal("Upgrade succeeded after the last sender closed")
+			}
+			if _, err := recv(); err != gate.ErrClosed {
+				t.Fatalf("receive after the last sender closed: %v, want ErrClosed (the weak sender keeps nothing open)", err)
+			}
+		})
+	}
+}
+
+// Upgrade racing the last Close: either it fails, or the sender it returns
+// keeps the channel open until it closes (a value it sends is received).
+func TestWeakSenderUpgradeRace(t *testing.T) {
+	watchdog(t)
+	for range 500 {
+		tx, rx := gate.MPSC[int](1)
+		w := tx.Downgrade()
+		var up *gate.MPSCSender[int]
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if s, ok := w.Upgrade(); ok {
+				up = s
+			}
+		})
+		wg.Go(tx.Close)
+		wg.Wait()
+		if up == nil {
+			if _, err := rx.TryRecv(); err != gate.ErrClosed {
+				t.Fatalf("Upgrade failed but TryRecv = %v, want ErrClosed", err)
+			}
+			continue
+		}
+		if err := up.TrySend(7); err != nil {
+			t.Fatalf("send on a sender upgraded in the race: %v", err)
+		}
+		up.Close()
+		if v, err := rx.TryRecv(); err != nil || v != 7 {
+			t.Fatalf("TryRecv = %v, %v; want 7", v, err)
+		}
+		if _, err := rx.TryRecv(); err != gate.ErrClosed {
+			t.Fatalf("TryRecv after the upgraded sender closed: %v, want ErrClosed", err)
+		}
 	}
 }

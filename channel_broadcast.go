@@ -693,9 +693,3 @@ func (r *BroadcastReceiver[T]) Close() {
 // before the bubble ends (see doc.go).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has) }
 
-// Stats returns a snapshot of the waiting on the channel's senders: the
-// SendWait calls that parked, waiting for their turn or for a free slot.
-func (s *BroadcastSender[T]) Stats() Stats { return s.c.turn.q.stats.snapshot(&s.c.slotQ.stats) }
-
-// Stats returns a snapshot of the waiting on r: its Recv calls that parked.
-func (r *BroadcastReceiver[T]) Stats() Stats { return r.stats.snapshot() }

@@ -431,5 +431,3 @@ func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	return c.rd.arm(&c.q, c.has)
 }
 
-// Stats returns a snapshot of the waiting on r: the Recv calls that parked.
-func (r *OneshotReceiver[T]) Stats() Stats { return r.c.rxStats.snapshot() }

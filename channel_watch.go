@@ -682,6 +682,3 @@ func (r *WatchReceiver[T]) Ready() <-chan struct{} {
 	return r.rd.arm(q, r.news)
 }
 
-// Stats returns a snapshot of the waiting on r: its Changed and WaitFor
-// calls that parked.
-func (r *WatchReceiver[T]) Stats() Stats { return r.stats.snapshot() }
