@@ -692,4 +692,3 @@ func (r *BroadcastReceiver[T]) Close() {
 // call Ready first inside the bubble, and close a receiver armed in a bubble
 // before the bubble ends (see doc.go).
 func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has) }
-

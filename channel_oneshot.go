@@ -430,4 +430,3 @@ func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	}
 	return c.rd.arm(&c.q, c.has)
 }
-

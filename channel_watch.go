@@ -681,4 +681,3 @@ func (r *WatchReceiver[T]) Ready() <-chan struct{} {
 	q.mu.Unlock()
 	return r.rd.arm(q, r.news)
 }
-
