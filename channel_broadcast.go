@@ -691,4 +691,4 @@ func (r *BroadcastReceiver[T]) Close() {
 // the channel and keeps it with the receiver: in a testing/synctest bubble,
 // call Ready first inside the bubble, and close a receiver armed in a bubble
 // before the bubble ends (see doc.go).
-func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has) }
+func (r *BroadcastReceiver[T]) Ready() <-chan struct{} { return r.rd.arm(&r.c.recvQ, r.has, 0) } // senders publish under recvQ.mu: no stamp

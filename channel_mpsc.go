@@ -119,7 +119,9 @@ func (c *mpscChan[T]) push(v T, plain bool) error {
 	}
 	b.slots[off] = v
 	b.ready.Or(1 << off) // after the write: a load that sees the bit sees v
-	c.rq.notify()        // after the OR: see waitQueue.waiting
+	// After the OR (see waitQueue.waiting). A Ready armed at a later index
+	// was armed after this value was taken: it stays armed.
+	c.rq.notifyFresh(func(stamp int64) bool { return uint64(stamp) > idx })
 	return nil
 }
 
@@ -571,12 +573,13 @@ func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 // recvSlow is the slow path of Recv and RecvMany.
 func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 	c := r.c
-	// A Close ends a wait begun before it; after it, wait for reserved slots.
+	// A Close wakes a wait begun before it, which then, like one begun after
+	// it, returns what was sent and what reserved slots send: ErrClosed only
+	// once drained, so that ErrClosed is final.
 	owner := &r.h
 	if owner.closed.Load() {
 		owner = nil
 	}
-	ended := false // a Close ended the wait: take what is there, then return
 	for spin := 0; ; spin++ {
 		if err = ctx.Err(); err != nil {
 			break
@@ -585,7 +588,7 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 		if v, st = c.look(true); st == popValue {
 			break
 		}
-		if ended || c.drained() {
+		if c.drained() {
 			err = ErrClosed
 			break
 		}
@@ -600,7 +603,7 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 		err = c.rq.waitFor(ctx, owner, c.claimedOrSettled)
 		c.rxBusy.Store(false)
 		if err == ErrClosed {
-			ended, owner = true, nil
+			owner, err = nil, nil // our Close: go on until drained
 		} else if err != nil {
 			break
 		}
@@ -658,7 +661,9 @@ func (c *mpscChan[T]) peek() bool {
 // [ErrClosed], for a select: receive from it once, then TryRecv; call Ready
 // again before the next select. Only the first call allocates (the channel;
 // made outside a synctest bubble, it is not durably blocking inside one).
-func (r *MPSCReceiver[T]) Ready() <-chan struct{} { return r.c.rd.arm(&r.c.rq, r.c.peek) }
+func (r *MPSCReceiver[T]) Ready() <-chan struct{} {
+	return r.c.rd.arm(&r.c.rq, r.c.peek, int64(r.c.index))
+}
 
 // Close closes the receiver (idempotent, any goroutine): sends, reserves and a
 // waiting Recv get [ErrClosed], WaitClosed returns; what was sent, and what

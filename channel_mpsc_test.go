@@ -1658,7 +1658,6 @@ type mpscModel struct {
 	held             map[int]int    // permits held by the test: id -> slots left
 	done             map[int]string // Send/ReserveN goroutines that returned
 	rxClosed, txDone bool           // receiver closed; the (only) sender handle closed
-	recvEnded        bool           // the receiver's Close ended the pending Recv
 }
 
 func (m *mpscModel) closed() bool { return m.rxClosed || m.txDone }
@@ -1833,14 +1832,13 @@ func (mm *mpscMachine) check(rt *rapid.T) {
 		select {
 		case r := <-mm.recv.ch:
 			mm.recv = nil
-			defer func() { mm.m.recvEnded = false }()
 			switch {
 			case r.err == nil:
 				if !mm.m.take(r.v) {
 					rt.Fatalf("Recv = %d, not at the front of %v", r.v, mm.m.buf)
 				}
 			case r.err == gate.ErrClosed:
-				if !mm.m.drained() && !mm.m.recvEnded || mm.m.len() > 0 {
+				if !mm.m.drained() || mm.m.len() > 0 { // ErrClosed is final: closed and drained
 					rt.Fatalf("Recv = ErrClosed, model not drained")
 				}
 			case r.err == context.Canceled:
@@ -1848,8 +1846,8 @@ func (mm *mpscMachine) check(rt *rapid.T) {
 				rt.Fatalf("Recv = %v", r.err)
 			}
 		default:
-			if mm.m.len() > 0 || mm.m.drained() || mm.m.recvEnded {
-				rt.Fatalf("Recv still blocked with %d values buffered (drained %v, closed while it waited %v)", mm.m.len(), mm.m.drained(), mm.m.recvEnded)
+			if mm.m.len() > 0 || mm.m.drained() {
+				rt.Fatalf("Recv still blocked with %d values buffered (drained %v)", mm.m.len(), mm.m.drained())
 			}
 		}
 	}
@@ -2027,10 +2025,8 @@ func (mm *mpscMachine) cancel(rt *rapid.T) {
 }
 
 func (mm *mpscMachine) closeRx(rt *rapid.T) {
-	// A Close from another goroutine ends a Recv that waits (API.md,
-	// "Handles and Close"); one that starts after it waits for the reserved
-	// slots still to be sent on.
-	mm.m.recvEnded = mm.recv != nil && !mm.m.rxClosed
+	// A Close from another goroutine wakes a Recv that waits; like one that
+	// starts after it, it returns ErrClosed only once drained (API.md, mpsc).
 	mm.rx.Close()
 	mm.m.rxClosed = true
 	mm.m.close()
@@ -2226,35 +2222,50 @@ func TestMPSCClosedSenderHandle(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 // A Close of the receiver from another goroutine ends a Recv or RecvMany
-// that waits, even with a reserved slot outstanding, and makes an armed Ready
-// receivable once nothing is left; a receive after the Close still gets the
-// values sent on reserved slots, then ErrClosed.
+// that waits: at once with ErrClosed when nothing is left, and, with a
+// reserved slot outstanding, once that slot is sent on (its value first) or
+// released, since ErrClosed means closed and drained (API.md, mpsc: no permit
+// outstanding) and so is final. An armed Ready is receivable once nothing is
+// left.
 func TestMPSCReceiverCloseEndsRecv(t *testing.T) {
 	for _, how := range []string{"Recv", "RecvMany"} {
 		t.Run(how, func(t *testing.T) {
 			both(t, 2, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
-				p, _ := tx.Reserve(t.Context())
-				recv := goErr(how, func() error {
+				recvFn := func() (int, error) {
 					if how == "Recv" {
-						_, err := rx.Recv(t.Context())
-						return err
+						return rx.Recv(t.Context())
 					}
-					_, err := rx.RecvMany(t.Context(), make([]int, 2))
-					return err
-				})
+					buf := make([]int, 2)
+					n, err := rx.RecvMany(t.Context(), buf)
+					if n != 1 {
+						return 0, err
+					}
+					return buf[0], err
+				}
+				p, _ := tx.Reserve(t.Context())
+				recv := goCall(how, recvFn)
 				synctest.Wait()
 				recv.pending(t)
 				rx.Close()
 				synctest.Wait()
-				recv.failed(t, gate.ErrClosed)
-				later := goCall("Recv after Close", func() (int, error) { return rx.Recv(t.Context()) })
-				synctest.Wait()
-				later.pending(t) // the reserved slot may still be sent on
+				recv.pending(t) // the reserved slot may still be sent on
 				p.Send(5)
 				synctest.Wait()
-				if v := later.ok(t); v != 5 {
-					t.Fatalf("Recv = %d; want 5", v)
+				if v := recv.ok(t); v != 5 {
+					t.Fatalf("%s = %d; want 5", how, v)
 				}
+				recvClosed(t, rx)
+			})
+			both(t, 2, func(t *testing.T, tx *gate.MPSCSender[int], rx *gate.MPSCReceiver[int]) {
+				recv := goErr(how, func() error {
+					_, err := rx.Recv(t.Context())
+					return err
+				})
+				synctest.Wait()
+				recv.pending(t)
+				rx.Close() // nothing sent, nothing reserved: drained
+				synctest.Wait()
+				recv.failed(t, gate.ErrClosed)
 				recvClosed(t, rx)
 			})
 		})

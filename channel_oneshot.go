@@ -428,5 +428,5 @@ func (r *OneshotReceiver[T]) Ready() <-chan struct{} {
 	if c.rd == nil {
 		c.rd = new(readiness)
 	}
-	return c.rd.arm(&c.q, c.has)
+	return c.rd.arm(&c.q, c.has, 0) // every change of a oneshot stays: no stamp
 }

@@ -202,33 +202,16 @@ func (c *watch[T]) closeSenders() {
 // (see waitQueue.waiting for why no wake-up is lost).
 //
 // It is q.notify with one difference: a Ready armed for the current
-// version stays armed. Its token waiter carries the version its receiver had
-// seen when it armed (waiter.n, stamped under q.mu by Ready), and the check
-// is made under q.mu, where arm drains and re-queues. Without it a send that
+// version stays armed (notifyFresh: its token waiter carries the version its
+// receiver had seen when it armed, stamped under q.mu by arm). Without it a send that
 // was slow to call notify after its CAS would fire a Ready that its receiver
 // re-armed after reading that very version: a receive from Ready followed by
 // HasChanged reporting false, nil (invented).
 func (c *watch[T]) notify() {
-	if c.q.waiting.Load() != 0 {
-		c.wakeNew()
-	}
-}
-
-func (c *watch[T]) wakeNew() {
-	var l wakeList
-	c.q.mu.Lock()
-	s := c.p.Load().s
-	for w := c.q.head; w != nil; {
-		next := w.next
-		if !w.token || s&watchClosed != 0 || uint64(w.n) != watchVersion(s) {
-			c.q.remove(w)
-			w.status = wokeGranted
-			l.add(w)
-		}
-		w = next
-	}
-	c.q.mu.Unlock()
-	l.wake()
+	c.q.notifyFresh(func(stamp int64) bool {
+		st := c.p.Load().s
+		return st&watchClosed == 0 && uint64(stamp) == watchVersion(st)
+	})
 }
 
 // A WatchSender is the sending half of a watch channel, made by [Watch] and
@@ -672,12 +655,7 @@ func (r *WatchReceiver[T]) Ready() <-chan struct{} {
 	if r.news() {
 		return closedChan
 	}
-	// Stamp the token waiter with the version this receiver has seen,
-	// under the lock where notify reads it: a wake-up for that version
-	// leaves it armed.
-	q := &r.c.q
-	q.mu.Lock()
-	r.rd.w.n = int64(r.seen)
-	q.mu.Unlock()
-	return r.rd.arm(q, r.news)
+	// Stamped with the version this receiver has seen: a wake-up for that
+	// version leaves it armed (notify).
+	return r.rd.arm(&r.c.q, r.news, int64(r.seen))
 }

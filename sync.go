@@ -557,11 +557,18 @@ type readiness struct{ w waiter }
 // arm returns a channel that is receivable once has reports true, and at
 // once (closedChan) if it already does. has is the receiver's TryRecv
 // condition ("something other than nothing yet"); the wakers of q call
-// q.notify, or take the waiters some other way, after each change that can
-// make it true. Arming again drops a token of an earlier arming that was not
-// received, so a receive from the channel is never stale: has was true after
-// the token was sent. It allocates only the first time.
-func (rd *readiness) arm(q *waitQueue, has func() bool) <-chan struct{} {
+// q.notify or q.notifyFresh, or take the waiters some other way, after each
+// change that can make it true. Arming again drops a token of an earlier
+// arming that was not received. It allocates only the first time.
+//
+// stamp says what the receiver had seen when it armed (a position, a
+// version), written under mu: a waker that publishes without mu and wakes
+// afterwards may be late, its change already taken by the receiver before
+// this arming; notifyFresh leaves a token waiter whose stamp shows that
+// alone, so that a receive from the channel is never stale (API.md, Select:
+// nothing is invented). Wakers that publish under mu (or whose change,
+// like a close, stays) need no stamp.
+func (rd *readiness) arm(q *waitQueue, has func() bool, stamp int64) <-chan struct{} {
 	if has() {
 		return closedChan
 	}
@@ -574,6 +581,7 @@ func (rd *readiness) arm(q *waitQueue, has func() bool) <-chan struct{} {
 	case <-w.ready: // a token nobody received: drop it (tokens are sent under mu)
 	default:
 	}
+	w.n = stamp
 	if !w.queued {
 		q.pushBack(w)
 	}
@@ -585,6 +593,29 @@ func (rd *readiness) arm(q *waitQueue, has func() bool) <-chan struct{} {
 	}
 	q.mu.Unlock()
 	return w.ready
+}
+
+// notifyFresh is notify for a waker that published its change without mu:
+// it wakes every waiter except the token waiters for which stale(stamp)
+// reports that the change is one their receiver had already seen when it
+// armed (readiness.arm); those stay armed for the next change.
+func (q *waitQueue) notifyFresh(stale func(stamp int64) bool) {
+	if q.waiting.Load() == 0 {
+		return
+	}
+	var l wakeList
+	q.mu.Lock()
+	for w := q.head; w != nil; {
+		next := w.next
+		if !w.token || !stale(w.n) {
+			q.remove(w)
+			w.status = wokeGranted
+			l.add(w)
+		}
+		w = next
+	}
+	q.mu.Unlock()
+	l.wake()
 }
 
 // A handle is what every channel handle has of its own: the flag its Close
