@@ -508,15 +508,25 @@ func (r *WatchReceiver[T]) Changed(ctx context.Context) error {
 	if r.h.closed.Load() {
 		return ErrClosed
 	}
-	s := r.c.p.Load().s
-	if watchVersion(s) != r.seen {
-		r.seen = watchVersion(s)
-		return nil
-	}
-	if s&watchClosed != 0 {
-		return ErrClosed
+	if over, err := r.see(r.c.p.Load().s); over {
+		return err
 	}
 	return r.changedSlow(ctx)
+}
+
+// see is Changed's test of the state word s: a version this receiver has not
+// seen is marked seen and ends the call with nil; every sender closed ends it
+// with ErrClosed; else over is false and the call waits. It is small enough
+// to be inlined into Changed and changedSlow.
+func (r *WatchReceiver[T]) see(s uint64) (over bool, err error) {
+	if watchVersion(s) != r.seen {
+		r.seen = watchVersion(s)
+		return true, nil
+	}
+	if s&watchClosed != 0 {
+		return true, ErrClosed
+	}
+	return false, nil
 }
 
 // changedSlow is Changed once it must wait.
@@ -525,13 +535,8 @@ func (r *WatchReceiver[T]) changedSlow(ctx context.Context) error {
 		if err := r.c.q.waitFor(ctx, &r.h, r.news); err != nil {
 			return err
 		}
-		s := r.c.p.Load().s
-		if watchVersion(s) != r.seen {
-			r.seen = watchVersion(s)
-			return nil
-		}
-		if s&watchClosed != 0 {
-			return ErrClosed
+		if over, err := r.see(r.c.p.Load().s); over {
+			return err
 		}
 		// Our own Close came (waitFor reports it next time round), or a
 		// wake-up for a version we had seen already: wait again.

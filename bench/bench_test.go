@@ -40,25 +40,57 @@ func serial(b *testing.B, op func(int)) {
 // goroutines that all start together: g goroutines contend whatever the
 // number of CPUs (-cpu).
 func goroutines(g int) func(b *testing.B, op func(int)) {
+	return together(g, func(b *testing.B, k int) int { return share(b.N, g, k) })
+}
+
+// together returns a driver that runs op count(b, k) times on the k-th of g
+// goroutines that all start together, once the timer is reset.
+func together(g int, count func(b *testing.B, k int) int) func(b *testing.B, op func(int)) {
 	return func(b *testing.B, op func(int)) {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range g {
-			n := b.N / g
-			if i < b.N%g {
-				n++
-			}
-			wg.Go(func() {
-				<-start
-				for i := range n {
-					op(i)
-				}
-			})
-		}
+		release, wait := launch(g, func(k int) int { return count(b, k) }, op)
 		b.ResetTimer()
-		close(start)
-		wg.Wait()
+		release()
+		wait()
 	}
+}
+
+// share is the k-th of g goroutines' part of total: total/g, one more for the
+// first total%g of them.
+func share(total, g, k int) int {
+	n := total / g
+	if k < total%g {
+		n++
+	}
+	return n
+}
+
+// launch starts g goroutines, the k-th to call op(i) for i from 0 to count(k)
+// once release is called; wait waits for them to finish.
+func launch(g int, count func(k int) int, op func(int)) (release, wait func()) {
+	return gang(g, func(k int) func() {
+		n := count(k)
+		return func() {
+			for i := range n {
+				op(i)
+			}
+		}
+	})
+}
+
+// gang starts g goroutines, the k-th to run the func that each(k) returns
+// (each runs here, so what it sets up is not timed); they wait for release,
+// and wait waits for them to finish.
+func gang(g int, each func(k int) func()) (release, wait func()) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for k := range g {
+		work := each(k)
+		wg.Go(func() {
+			<-start
+			work()
+		})
+	}
+	return func() { close(start) }, wg.Wait
 }
 
 // parallel runs op under b.RunParallel: GOMAXPROCS goroutines, the classic

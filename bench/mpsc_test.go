@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -26,25 +25,12 @@ func runPipes(b *testing.B, pipes []pipe, capacity, producers int) {
 		b.Run("impl="+p.name, func(b *testing.B) {
 			b.ReportAllocs()
 			send, recv := p.make(capacity)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range producers {
-				n := b.N / producers
-				if i < b.N%producers {
-					n++
-				}
-				wg.Go(func() {
-					<-start
-					for j := range n {
-						send(j)
-					}
-				})
-			}
+			release, wait := launch(producers, func(k int) int { return share(b.N, producers, k) }, send)
 			b.ResetTimer()
-			close(start)
+			release()
 			recv(b.N)
 			b.StopTimer()
-			wg.Wait()
+			wait()
 		})
 	}
 }

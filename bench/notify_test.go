@@ -222,22 +222,7 @@ func barrierImpls(n int) []impl {
 // everyone returns a driver that runs op b.N times on each of g goroutines:
 // one op is one generation of a barrier of g.
 func everyone(g int) func(b *testing.B, op func(int)) {
-	return func(b *testing.B, op func(int)) {
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		n := b.N
-		for range g {
-			wg.Go(func() {
-				<-start
-				for i := range n {
-					op(i)
-				}
-			})
-		}
-		b.ResetTimer()
-		close(start)
-		wg.Wait()
-	}
+	return together(g, func(b *testing.B, _ int) int { return b.N })
 }
 
 // BenchmarkBarrier: 8 goroutines pass a barrier of 8 again and again; one op

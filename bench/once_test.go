@@ -103,19 +103,23 @@ func setOnceWaitImpls() []impl {
 	}
 }
 
+// readRows runs impls uncontended and on 8 goroutines: the rows of a read of
+// a set cell.
+func readRows(b *testing.B, impls func() []impl) {
+	b.Run("uncontended", func(b *testing.B) { run(b, impls(), serial) })
+	b.Run("goroutines=8", func(b *testing.B) { run(b, impls(), goroutines(8)) })
+}
+
 func BenchmarkOnceCellGet(b *testing.B) {
-	b.Run("uncontended", func(b *testing.B) { run(b, onceCellGetImpls(), serial) })
-	b.Run("goroutines=8", func(b *testing.B) { run(b, onceCellGetImpls(), goroutines(8)) })
+	readRows(b, onceCellGetImpls)
 }
 
 func BenchmarkOnceCellGetOrInit(b *testing.B) {
-	b.Run("uncontended", func(b *testing.B) { run(b, onceCellGetOrInitImpls(), serial) })
-	b.Run("goroutines=8", func(b *testing.B) { run(b, onceCellGetOrInitImpls(), goroutines(8)) })
+	readRows(b, onceCellGetOrInitImpls)
 }
 
 func BenchmarkSetOnceGet(b *testing.B) {
-	b.Run("uncontended", func(b *testing.B) { run(b, setOnceGetImpls(), serial) })
-	b.Run("goroutines=8", func(b *testing.B) { run(b, setOnceGetImpls(), goroutines(8)) })
+	readRows(b, setOnceGetImpls)
 }
 
 func BenchmarkSetOnceWait(b *testing.B) {

@@ -123,24 +123,17 @@ func readersWhileWriting(b *testing.B, g int, im readerImpl) {
 	b.ReportAllocs()
 	write, newReader := im.setup()
 	stop := startWriter(write)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for k := range g {
-		n := b.N / g
-		if k < b.N%g {
-			n++
-		}
-		read := newReader()
-		wg.Go(func() {
-			<-start
+	release, wait := gang(g, func(k int) func() {
+		n, read := share(b.N, g, k), newReader()
+		return func() {
 			for range n {
 				read()
 			}
-		})
-	}
+		}
+	})
 	b.ResetTimer()
-	close(start)
-	wg.Wait()
+	release()
+	wait()
 	b.StopTimer()
 	stop()
 }

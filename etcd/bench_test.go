@@ -120,18 +120,12 @@ func BenchmarkWatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			i++
-			if _, err := c.Put(ctx, key, strconv.Itoa(i)); err != nil {
-				b.Fatal(err)
-			}
+		putLoop(b, ctx, c, key, func() {
 			if err := rx.Changed(ctx); err != nil {
 				b.Fatal(err)
 			}
 			rx.BorrowAndUpdate()
-		}
+		})
 	})
 	b.Run("impl=clientv3", func(b *testing.B) {
 		resp, err := c.Get(ctx, key)
@@ -141,16 +135,24 @@ func BenchmarkWatch(b *testing.B) {
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		wch := c.Watch(wctx, key, clientv3.WithRev(resp.Header.Revision+1))
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			i++
-			if _, err := c.Put(ctx, key, strconv.Itoa(i)); err != nil {
-				b.Fatal(err)
-			}
+		putLoop(b, ctx, c, key, func() {
 			if wr := <-wch; wr.Err() != nil || len(wr.Events) == 0 {
 				b.Fatalf("watch response %+v", wr)
 			}
-		}
+		})
 	})
+}
+
+// putLoop is BenchmarkWatch's loop: each round Puts a new value of key, then waits in
+// seen until the watcher has learnt of it.
+func putLoop(b *testing.B, ctx context.Context, c *clientv3.Client, key string, seen func()) {
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := c.Put(ctx, key, strconv.Itoa(i)); err != nil {
+			b.Fatal(err)
+		}
+		seen()
+	}
 }

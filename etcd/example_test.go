@@ -14,20 +14,33 @@ import (
 // endpoint is an etcd server's client URL: here the embedded server of the tests.
 func endpoint() string { return server.Endpoint }
 
-func ExampleMutex() {
+// dial connects to the etcd cluster at endpoint(), as a process does once at start.
+func dial() *clientv3.Client {
 	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint()}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer client.Close()
-	ctx := context.Background()
+	return client
+}
 
-	// One session per process: its lease ends the locks of a process that dies.
+// connect dials, then opens the process's one session: its lease ends the locks of a
+// process that dies. stop closes both.
+func connect(ctx context.Context) (s *etcd.Session, stop func()) {
+	client := dial()
 	s, err := etcd.NewSession(ctx, client, 2*time.Second)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	return s, func() {
+		s.Close()
+		client.Close()
+	}
+}
+
+func ExampleMutex() {
+	ctx := context.Background()
+	s, stop := connect(ctx)
+	defer stop()
 
 	m := etcd.NewMutex(s, "example/jobs")
 	token, err := m.Lock(ctx)
@@ -51,23 +64,15 @@ func ExampleMutex() {
 }
 
 func ExampleSemaphore() {
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer client.Close()
 	ctx := context.Background()
-	s, err := etcd.NewSession(ctx, client, 2*time.Second)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.Close()
+	s, stop := connect(ctx)
+	defer stop()
 
 	// At most two exports at once across the fleet.
 	sem := etcd.NewSemaphore(s, "example/exports", 2)
 	a, _ := sem.Acquire(ctx)
 	b, _ := sem.Acquire(ctx)
-	_, err = sem.TryAcquire(ctx)
+	_, err := sem.TryAcquire(ctx)
 	fmt.Println("third:", err)
 	sem.Release(ctx, a)
 	sem.Release(ctx, b)
@@ -76,10 +81,7 @@ func ExampleSemaphore() {
 }
 
 func ExampleWatch() {
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint()}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := dial()
 	defer client.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the watch and closes the receiver

@@ -174,6 +174,35 @@ func (c *call[T]) result(tb testing.TB) (T, error) {
 	}
 }
 
+// value is result for a call that must succeed: it fails the test on an error.
+func (c *call[T]) value(tb testing.TB) T {
+	tb.Helper()
+	v, err := c.result(tb)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// must runs take (a Lock or an Acquire) for a step that must succeed: it fails the
+// test on an error.
+func must(tb testing.TB, take func(context.Context) (etcd.Token, error)) etcd.Token {
+	tb.Helper()
+	tok, err := take(tb.Context())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// release is s.Release for a step that must succeed: it fails the test on an error.
+func release(tb testing.TB, s *etcd.Semaphore, tok etcd.Token) {
+	tb.Helper()
+	if err := s.Release(tb.Context(), tok); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // pending fails the test if the call returns within d.
 func (c *call[T]) pending(tb testing.TB, d time.Duration) {
 	tb.Helper()

@@ -57,12 +57,7 @@ func NewMutex(s *Session, name string) *Mutex {
 // other caller; locking it again from the goroutine that holds it deadlocks until ctx
 // ends.
 func (m *Mutex) Lock(ctx context.Context) (Token, error) {
-	key, rev, err := m.q.acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	m.hold(key, rev)
-	return Token(rev), nil
+	return m.hold(m.q.take(ctx, true))
 }
 
 // TryLock takes the lock if it is free and nobody waits for it, and returns its Token,
@@ -70,18 +65,18 @@ func (m *Mutex) Lock(ctx context.Context) (Token, error) {
 // trip, two when it has to delete its key again, which it does before returning, so
 // that no key is left behind. A done ctx gives ctx.Err(), first; a lost lease [ErrLost].
 func (m *Mutex) TryLock(ctx context.Context) (Token, error) {
-	key, rev, err := m.q.tryAcquire(ctx)
+	return m.hold(m.q.take(ctx, false))
+}
+
+// hold records the key that take returned, if it did, and returns its Token.
+func (m *Mutex) hold(key string, rev int64, err error) (Token, error) {
 	if err != nil {
 		return 0, err
 	}
-	m.hold(key, rev)
-	return Token(rev), nil
-}
-
-func (m *Mutex) hold(key string, rev int64) {
 	m.mu.Lock()
 	m.key, m.rev = key, rev
 	m.mu.Unlock()
+	return Token(rev), nil
 }
 
 // Unlock releases the lock held through this Mutex: it deletes the holder's key, which
@@ -99,17 +94,11 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 	if key == "" {
 		panic("gate/etcd: Unlock of unlocked Mutex")
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	err := m.q.release(ctx, key)
-	if err != nil && err != ErrLost {
-		return firstErr(ctx, err)
-	}
-	m.mu.Lock()
-	if m.rev == rev {
-		m.key, m.rev = "", 0
-	}
-	m.mu.Unlock()
-	return err
+	return m.q.unlock(ctx, key, func() {
+		m.mu.Lock()
+		if m.rev == rev {
+			m.key, m.rev = "", 0
+		}
+		m.mu.Unlock()
+	})
 }

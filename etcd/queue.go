@@ -259,9 +259,10 @@ func (q *queue) release(ctx context.Context, key string) error {
 	return nil
 }
 
-// acquire is Lock and Acquire: enter, then wait unless let in at once. On failure it
-// removes its key and returns ctx.Err() if ctx is done, else the error.
-func (q *queue) acquire(ctx context.Context) (key string, rev int64, err error) {
+// take is Lock and Acquire (wait), and TryLock and TryAcquire (!wait): enter, then,
+// unless let in at once, wait, or leave again with ErrLocked. On failure it removes its
+// key and returns ctx.Err() if ctx is done, else the error.
+func (q *queue) take(ctx context.Context, wait bool) (key string, rev int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
@@ -270,7 +271,11 @@ func (q *queue) acquire(ctx context.Context) (key string, rev int64, err error) 
 	}
 	key, rev, held, err := q.enter(ctx)
 	if err == nil && !held {
-		err = q.wait(ctx, key, rev)
+		if wait {
+			err = q.wait(ctx, key, rev)
+		} else {
+			err = ErrLocked
+		}
 	}
 	if err != nil {
 		q.leave(ctx, key)
@@ -279,23 +284,19 @@ func (q *queue) acquire(ctx context.Context) (key string, rev int64, err error) 
 	return key, rev, nil
 }
 
-// tryAcquire is TryLock and TryAcquire: enter, and leave again unless let in at once.
-func (q *queue) tryAcquire(ctx context.Context) (key string, rev int64, err error) {
+// unlock is Unlock and Release: a done ctx is reported first; then release, and unless
+// the caller still holds the key (ctx.Err() or etcd's error is returned), forget, which
+// drops the caller's record of it, and release's nil or ErrLost.
+func (q *queue) unlock(ctx context.Context, key string, forget func()) error {
 	if err := ctx.Err(); err != nil {
-		return "", 0, err
+		return err
 	}
-	if q.s.lost() {
-		return "", 0, ErrLost
+	err := q.release(ctx, key)
+	if err != nil && err != ErrLost {
+		return firstErr(ctx, err)
 	}
-	key, rev, held, err := q.enter(ctx)
-	if err == nil && !held {
-		err = ErrLocked
-	}
-	if err != nil {
-		q.leave(ctx, key)
-		return "", 0, firstErr(ctx, err)
-	}
-	return key, rev, nil
+	forget()
+	return err
 }
 
 // unavailable reports whether err says that etcd cannot answer now (no connection, no

@@ -42,30 +42,25 @@ func NewSemaphore(s *Session, name string, permits int) *Semaphore {
 // it while it was being cancelled goes to the next waiter. A done ctx is reported first,
 // also when a permit was free.
 func (s *Semaphore) Acquire(ctx context.Context) (Token, error) {
-	key, rev, err := s.q.acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return s.hold(key, rev), nil
+	return s.hold(s.q.take(ctx, true))
 }
 
 // TryAcquire takes a permit if one is free and nobody waits for one, and returns its
 // Token, else [ErrLocked]. It waits only for etcd's answer and leaves no key behind. A
 // done ctx gives ctx.Err(), first; a lost lease [ErrLost].
 func (s *Semaphore) TryAcquire(ctx context.Context) (Token, error) {
-	key, rev, err := s.q.tryAcquire(ctx)
+	return s.hold(s.q.take(ctx, false))
+}
+
+// hold records the key that take returned, if it did, and returns its Token.
+func (s *Semaphore) hold(key string, rev int64, err error) (Token, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.hold(key, rev), nil
-}
-
-func (s *Semaphore) hold(key string, rev int64) Token {
-	t := Token(rev)
 	s.mu.Lock()
-	s.held[t] = key
+	s.held[Token(rev)] = key
 	s.mu.Unlock()
-	return t
+	return Token(rev), nil
 }
 
 // Release returns the permit with Token t, taken through this Semaphore, and lets the
@@ -82,15 +77,9 @@ func (s *Semaphore) Release(ctx context.Context, t Token) error {
 	if !ok {
 		panic("gate/etcd: Release of a Token not held through this Semaphore")
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	err := s.q.release(ctx, key)
-	if err != nil && err != ErrLost {
-		return firstErr(ctx, err)
-	}
-	s.mu.Lock()
-	delete(s.held, t)
-	s.mu.Unlock()
-	return err
+	return s.q.unlock(ctx, key, func() {
+		s.mu.Lock()
+		delete(s.held, t)
+		s.mu.Unlock()
+	})
 }

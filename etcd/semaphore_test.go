@@ -15,10 +15,7 @@ import (
 func TestSemaphoreAcquireRelease(t *testing.T) {
 	c := newClient(t, server.Endpoint)
 	s := etcd.NewSemaphore(newSession(t, c, 2*time.Second), name(t), 2)
-	t1, err := s.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t1 := must(t, s.Acquire)
 	t2, err := s.TryAcquire(t.Context())
 	if err != nil || t2 <= t1 {
 		t.Fatalf("TryAcquire of the second permit = %d, %v; want a Token above %d", t2, err, t1)
@@ -27,12 +24,8 @@ func TestSemaphoreAcquireRelease(t *testing.T) {
 		t.Fatalf("TryAcquire with every permit held = %v, want ErrLocked", err)
 	}
 	waitKeys(t, c, name(t), 2)
-	if err := s.Release(t.Context(), t1); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Release(t.Context(), t2); err != nil {
-		t.Fatal(err)
-	}
+	release(t, s, t1)
+	release(t, s, t2)
 	waitKeys(t, c, name(t), 0)
 	func() {
 		defer func() {
@@ -59,14 +52,7 @@ func TestSemaphoreFIFOAnyRelease(t *testing.T) {
 	c := newClient(t, server.Endpoint)
 	sem := func() *etcd.Semaphore { return etcd.NewSemaphore(newSession(t, c, 2*time.Second), name(t), 2) }
 	h1, h2 := sem(), sem()
-	t1, err := h1.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t2, err := h2.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t1, t2 := must(t, h1.Acquire), must(t, h2.Acquire)
 	const n = 3
 	ws := make([]*etcd.Semaphore, n)
 	calls := make([]*call[etcd.Token], n)
@@ -78,32 +64,17 @@ func TestSemaphoreFIFOAnyRelease(t *testing.T) {
 	calls[0].pending(t, 20*time.Millisecond)
 
 	// The newer holder leaves first: the head waiter, which watches both holders, gets in.
-	if err := h2.Release(t.Context(), t2); err != nil {
-		t.Fatal(err)
-	}
-	w0, err := calls[0].result(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release(t, h2, t2)
+	w0 := calls[0].value(t)
 	calls[1].pending(t, 20*time.Millisecond)
 	calls[2].pending(t, 0)
 	// The older holder leaves: the next waiter, now the head one, gets in.
-	if err := h1.Release(t.Context(), t1); err != nil {
-		t.Fatal(err)
-	}
-	w1, err := calls[1].result(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release(t, h1, t1)
+	w1 := calls[1].value(t)
 	calls[2].pending(t, 20*time.Millisecond)
 	// A waiter that was let in releases.
-	if err := ws[0].Release(t.Context(), w0); err != nil {
-		t.Fatal(err)
-	}
-	w2, err := calls[2].result(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release(t, ws[0], w0)
+	w2 := calls[2].value(t)
 	if !(t2 < w0 && w0 < w1 && w1 < w2) {
 		t.Fatalf("Tokens %d, %d, %d after %d: want increasing in the order of arrival", w0, w1, w2, t2)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/gophergate/gate/etcd"
 )
 
@@ -51,63 +53,58 @@ func TestSessionClose(t *testing.T) {
 // TestMutexLeaseRevoked revokes the holder's lease behind its back: its Done closes,
 // the waiter gets the lock with a larger Token, and the holder's Unlock says ErrLost.
 func TestMutexLeaseRevoked(t *testing.T) {
-	c := newClient(t, server.Endpoint)
-	s1 := newSession(t, c, 2*time.Second)
-	holder, waiter := etcd.NewMutex(s1, name(t)), etcd.NewMutex(newSession(t, c, 2*time.Second), name(t))
-	t1, err := holder.Lock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lock := async(func() (etcd.Token, error) { return waiter.Lock(t.Context()) })
-	waitKeys(t, c, name(t), 2)
-	if _, err := c.Revoke(t.Context(), s1.Lease()); err != nil {
-		t.Fatal(err)
-	}
-	t2, err := lock.result(t)
-	if err != nil || t2 <= t1 {
-		t.Fatalf("waiter's Lock = %d, %v; want a Token above %d", t2, err, t1)
-	}
-	select {
-	case <-s1.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("Done not closed 5 s after the revoke")
-	}
-	if err := holder.Unlock(t.Context()); !errors.Is(err, etcd.ErrLost) {
-		t.Fatalf("Unlock after the revoke = %v, want ErrLost", err)
-	}
-	if err := waiter.Unlock(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	holderLost(t, 2*time.Second, "the revoke", func(c *clientv3.Client, s1 *etcd.Session) func() {
+		if _, err := c.Revoke(t.Context(), s1.Lease()); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			select {
+			case <-s1.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("Done not closed 5 s after the revoke")
+			}
+		}
+	})
 }
 
 // TestMutexLeaseExpired stops the holder's keep-alive, as a hung process would: the
 // lock goes to the waiter once the TTL has passed, and the holder's waiters and its
 // Unlock say ErrLost.
 func TestMutexLeaseExpired(t *testing.T) {
+	holderLost(t, time.Second, "the lease expired", func(_ *clientv3.Client, s1 *etcd.Session) func() {
+		sem := etcd.NewSemaphore(s1, name(t)+"-sem", 1)
+		s1.Abandon()
+		start := time.Now()
+		if _, err := sem.Acquire(t.Context()); !errors.Is(err, etcd.ErrLost) {
+			t.Fatalf("Acquire through a lost session = %v, want ErrLost", err)
+		}
+		return func() {
+			if d := time.Since(start); d < 300*time.Millisecond {
+				t.Fatalf("the lock came free %v after the keep-alive stopped, want about the 1 s TTL", d)
+			}
+		}
+	})
+}
+
+// holderLost locks a Mutex through a session s1 with the given TTL, queues a Lock behind
+// it through a second session, and calls lose(s1): the waiter must get the lock with a
+// larger Token, then the check that lose returned runs, the holder's Unlock must say
+// ErrLost (after what, in its message) and the waiter's succeed.
+func holderLost(t *testing.T, ttl time.Duration, after string, lose func(c *clientv3.Client, s1 *etcd.Session) func()) {
 	c := newClient(t, server.Endpoint)
-	s1 := newSession(t, c, time.Second)
-	holder, waiter := etcd.NewMutex(s1, name(t)), etcd.NewMutex(newSession(t, c, time.Second), name(t))
-	sem := etcd.NewSemaphore(s1, name(t)+"-sem", 1)
-	t1, err := holder.Lock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := newSession(t, c, ttl)
+	holder, waiter := etcd.NewMutex(s1, name(t)), etcd.NewMutex(newSession(t, c, ttl), name(t))
+	t1 := must(t, holder.Lock)
 	lock := async(func() (etcd.Token, error) { return waiter.Lock(t.Context()) })
 	waitKeys(t, c, name(t), 2)
-	s1.Abandon()
-	start := time.Now()
-	if _, err := sem.Acquire(t.Context()); !errors.Is(err, etcd.ErrLost) {
-		t.Fatalf("Acquire through a lost session = %v, want ErrLost", err)
-	}
+	check := lose(c, s1)
 	t2, err := lock.result(t)
 	if err != nil || t2 <= t1 {
 		t.Fatalf("waiter's Lock = %d, %v; want a Token above %d", t2, err, t1)
 	}
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Fatalf("the lock came free %v after the keep-alive stopped, want about the 1 s TTL", d)
-	}
+	check()
 	if err := holder.Unlock(t.Context()); !errors.Is(err, etcd.ErrLost) {
-		t.Fatalf("Unlock after the lease expired = %v, want ErrLost", err)
+		t.Fatalf("Unlock after %s = %v, want ErrLost", after, err)
 	}
 	if err := waiter.Unlock(t.Context()); err != nil {
 		t.Fatal(err)

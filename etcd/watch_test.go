@@ -145,14 +145,7 @@ func TestServerRestart(t *testing.T) {
 	mk := func() *etcd.Session { return newSession(t, c, 5*time.Second) }
 	holder, waiter := etcd.NewMutex(mk(), nm), etcd.NewMutex(mk(), nm)
 	sh, sw := etcd.NewSemaphore(mk(), nm+"-sem", 1), etcd.NewSemaphore(mk(), nm+"-sem", 1)
-	t1, err := holder.Lock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p1, err := sh.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	t1, p1 := must(t, holder.Lock), must(t, sh.Acquire)
 	lock := async(func() (etcd.Token, error) { return waiter.Lock(t.Context()) })
 	acq := async(func() (etcd.Token, error) { return sw.Acquire(t.Context()) })
 	waitKeys(t, c, nm, 2)
@@ -184,9 +177,7 @@ func TestServerRestart(t *testing.T) {
 	if err := waiter.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if err := sw.Release(t.Context(), p2); err != nil {
-		t.Fatal(err)
-	}
+	release(t, sw, p2)
 	waitKeys(t, c, nm, 0)
 	waitKeys(t, c, nm+"-sem", 0)
 }

@@ -110,15 +110,7 @@ func checkComplete(t *testing.T, cfg Config, r Result) {
 }
 
 func smallConfig() Config {
-	return Config{
-		Pages:    80,
-		Hosts:    3,
-		Seed:     7,
-		Unit:     10 * time.Millisecond,
-		Workers:  6,
-		Permits:  4,
-		Deadline: time.Hour,
-	}
+	return Config{Pages: 80, Hosts: 3, Seed: 7, Unit: 10 * time.Millisecond, Workers: 6, Permits: 4, Deadline: time.Hour}
 }
 
 // TestCrawlComplete crawls small webs to the end on the bubble's fake clock:
