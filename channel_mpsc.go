@@ -119,8 +119,7 @@ func (c *mpscChan[T]) push(v T, plain bool) error {
 	}
 	b.slots[off] = v
 	b.ready.Or(1 << off) // after the write: a load that sees the bit sees v
-	// After the OR (see waitQueue.waiting). A Ready armed at a later index
-	// was armed after this value was taken: it stays armed.
+	// After the OR; a Ready armed past idx stays armed (readiness.arm).
 	c.rq.notifyFresh(func(stamp int64) bool { return uint64(stamp) > idx })
 	return nil
 }
@@ -573,13 +572,9 @@ func (r *MPSCReceiver[T]) Recv(ctx context.Context) (T, error) {
 // recvSlow is the slow path of Recv and RecvMany.
 func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 	c := r.c
-	// A Close wakes a wait begun before it, which then, like one begun after
-	// it, returns what was sent and what reserved slots send: ErrClosed only
-	// once drained, so that ErrClosed is final.
+	// A Close wakes a wait on owner (before or during it, waitFor says
+	// ErrClosed); the receive goes on without it: ErrClosed once drained.
 	owner := &r.h
-	if owner.closed.Load() {
-		owner = nil
-	}
 	for spin := 0; ; spin++ {
 		if err = ctx.Err(); err != nil {
 			break
@@ -603,7 +598,7 @@ func (r *MPSCReceiver[T]) recvSlow(ctx context.Context) (v T, err error) {
 		err = c.rq.waitFor(ctx, owner, c.claimedOrSettled)
 		c.rxBusy.Store(false)
 		if err == ErrClosed {
-			owner, err = nil, nil // our Close: go on until drained
+			owner, err = nil, nil // our Close: on until drained
 		} else if err != nil {
 			break
 		}
