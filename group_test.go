@@ -597,12 +597,7 @@ func (gm *groupMachine) finish(rt *rapid.T) {
 }
 
 func (gm *groupMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, gm.calls.cancels, "cancel")
-	if !ok {
-		return
-	}
-	gm.calls.cancel(id)
-	gm.m.cancel(id)
+	cancelPicked(rt, &gm.calls, "cancel", func(id int) { gm.m.cancel(id) })
 }
 
 // cleanup ends every function and queued Go, then Waits.

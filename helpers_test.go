@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // watchdogTimeout bounds every test that runs outside a synctest bubble: a
@@ -285,4 +287,30 @@ func (c *modelCalls[T]) cleanup() {
 	for _, a := range c.pending {
 		<-a.ch
 	}
+}
+
+// cancelPicked cancels the context of a call drawn from calls.cancels (a
+// queued call, or one that has already returned) and then tells the model,
+// through leave; with no context left to cancel it does nothing.
+func cancelPicked[T any](rt *rapid.T, calls *modelCalls[T], label string, leave func(id int)) {
+	id, ok := pick(rt, calls.cancels, label)
+	if !ok {
+		return
+	}
+	calls.cancel(id)
+	leave(id)
+}
+
+// modelActions is a rapid state machine's actions by name; "" is the check
+// that runs after every action.
+type modelActions = map[string]func(*rapid.T)
+
+// runModel runs a rapid state machine in a synctest bubble: newMachine makes
+// the machine in the bubble and returns its cleanup and its actions.
+func runModel(rt *rapid.T, newMachine func(rt *rapid.T) (cleanup func(), actions modelActions)) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		cleanup, actions := newMachine(rt)
+		rt.Cleanup(cleanup)
+		rt.Repeat(actions)
+	})
 }

@@ -317,12 +317,7 @@ func (km *keyedMachine) unlock(rt *rapid.T) {
 }
 
 func (km *keyedMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, km.calls.cancels, "cancel")
-	if !ok {
-		return
-	}
-	km.calls.cancel(id)
-	km.model.cancel(id)
+	cancelPicked(rt, &km.calls, "cancel", func(id int) { km.model.cancel(id) })
 }
 
 func keyedModelCheck(rt *rapid.T) {

@@ -511,12 +511,7 @@ func (sm *semaphoreMachine) forgetPermits(rt *rapid.T) {
 // cancel cancels the context of a chosen acquire: a queued one, or one that
 // has already returned (which must change nothing).
 func (sm *semaphoreMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, sm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	sm.calls.cancel(id)
-	sm.m.cancel(id)
+	cancelPicked(rt, &sm.calls, "waiter", func(id int) { sm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and, on the test goroutine and
@@ -852,12 +847,7 @@ func (mm *mutexMachine) unlock(rt *rapid.T) {
 // cancel cancels the context of a chosen Lock: a queued one, or one that has
 // already returned (which must change nothing).
 func (mm *mutexMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, mm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	mm.calls.cancel(id)
-	mm.m.cancel(id)
+	cancelPicked(rt, &mm.calls, "waiter", func(id int) { mm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and unlocks, in either order,
@@ -1263,12 +1253,7 @@ func (rm *rwMutexMachine) misuse(rt *rapid.T) {
 }
 
 func (rm *rwMutexMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, rm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	rm.calls.cancel(id)
-	rm.m.cancel(id)
+	cancelPicked(rt, &rm.calls, "waiter", func(id int) { rm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and, on the test goroutine and

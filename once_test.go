@@ -1459,12 +1459,7 @@ func (om *onceCellMachine) finish(rt *rapid.T, raceCancel bool) {
 // cancel ends the ctx of a pending call: a waiter leaves, a running
 // initializer gives up.
 func (om *onceCellMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, om.calls.cancels, "call")
-	if !ok {
-		return
-	}
-	om.calls.cancel(id)
-	om.m.leave(id)
+	cancelPicked(rt, &om.calls, "call", func(id int) { om.m.leave(id) })
 }
 
 func (om *onceCellMachine) set(rt *rapid.T) {
