@@ -2043,14 +2043,13 @@ func (mm *mpscMachine) closeTx(rt *rapid.T) {
 }
 
 func mpscModelProp(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		capacity := rapid.IntRange(1, 3).Draw(rt, "capacity")
 		tx, rx := gate.MPSC[int](capacity)
 		mm := &mpscMachine{tx: tx, rx: rx, pending: map[int]mpscCall{}, cancels: map[int]context.CancelFunc{},
 			permits: map[int]*gate.MPSCPermit[int]{}, done: map[int]string{},
 			m: mpscModel{cap: capacity, avail: capacity, held: map[int]int{}, done: map[int]string{}}}
-		rt.Cleanup(mm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return mm.cleanup, modelActions{
 			"":              mm.check,
 			"request":       mm.request,
 			"try":           mm.try,
@@ -2060,11 +2059,11 @@ func mpscModelProp(rt *rapid.T) {
 			"cancel":        mm.cancel,
 			"closeRx":       mm.closeRx,
 			"closeTx":       mm.closeTx,
-		})
+		}
 	})
 }
 
-func TestMPSCModel(t *testing.T) { rapid.Check(t, mpscModelProp) }
+func TestMPSCModel(t *testing.T) { checkModel(t, mpscModelProp, false) }
 
 // errCountCtx counts the calls of Err, so that a test knows a call has got
 // past its first ctx check and into its slow path.

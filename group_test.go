@@ -615,22 +615,19 @@ func (gm *groupMachine) cleanup() {
 }
 
 func groupModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		gm := newGroupMachine(rt)
-		rt.Cleanup(gm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return gm.cleanup, modelActions{
 			"":       gm.check,
 			"go":     gm.goCall,
 			"tryGo":  gm.tryGo,
 			"finish": gm.finish,
 			"cancel": gm.cancel,
-		})
+		}
 	})
 }
 
-func TestGroupModel(t *testing.T) {
-	rapid.Check(t, groupModelCheck)
-}
+func TestGroupModel(t *testing.T) { checkModel(t, groupModelCheck, false) }
 
 // ---------------------------------------------------------------------------
 // Stress

@@ -314,3 +314,20 @@ func runModel(rt *rapid.T, newMachine func(rt *rapid.T) (cleanup func(), actions
 		rt.Repeat(actions)
 	})
 }
+
+// checkModel runs a model's property under rapid.Check; with oneP, at
+// GOMAXPROCS 1 (see oneProc).
+func checkModel(t *testing.T, prop func(*rapid.T), oneP bool) {
+	if oneP {
+		oneProc(t)
+	}
+	rapid.Check(t, prop)
+}
+
+// fuzzModel is checkModel for a fuzz target: the fuzzer's input drives prop.
+func fuzzModel(f *testing.F, prop func(*rapid.T), oneP bool) {
+	if oneP {
+		oneProc(f)
+	}
+	f.Fuzz(rapid.MakeFuzz(prop))
+}

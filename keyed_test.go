@@ -321,27 +321,24 @@ func (km *keyedMachine) cancel(rt *rapid.T) {
 }
 
 func keyedModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		km := &keyedMachine{
 			m:     new(gate.KeyedMutex[int]),
 			model: keyedModel{held: map[int]bool{}, queue: map[int][]int{}, done: map[int]string{}, key: map[int]int{}},
 			calls: newModelCalls[struct{}](),
 			done:  map[int]string{},
 		}
-		rt.Cleanup(km.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return km.calls.cleanup, modelActions{
 			"":        km.check,
 			"lock":    km.lock,
 			"tryLock": km.tryLock,
 			"unlock":  km.unlock,
 			"cancel":  km.cancel,
-		})
+		}
 	})
 }
 
-func TestKeyedMutexModel(t *testing.T) {
-	rapid.Check(t, keyedModelCheck)
-}
+func TestKeyedMutexModel(t *testing.T) { checkModel(t, keyedModelCheck, false) }
 
 // TestKeyedMutexStress locks a few keys from many goroutines under random
 // contexts: at most one holder per key, no update lost, and no entry left.

@@ -581,10 +581,9 @@ func (sm *semaphoreMachine) close(rt *rapid.T) {
 // semaphoreModel is the property shared by TestSemaphoreModel and
 // FuzzSemaphoreModel.
 func semaphoreModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		sm := newSemMachine(rt)
-		rt.Cleanup(sm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return sm.calls.cleanup, modelActions{
 			"":              sm.check,
 			"acquire":       sm.acquire,
 			"tryAcquire":    sm.tryAcquire,
@@ -598,19 +597,13 @@ func semaphoreModel(rt *rapid.T) {
 			"cancel":        sm.cancel,
 			"cancelRace":    sm.cancelRace,
 			"close":         sm.close,
-		})
+		}
 	})
 }
 
-func TestSemaphoreModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, semaphoreModel)
-}
+func TestSemaphoreModel(t *testing.T) { checkModel(t, semaphoreModel, true) }
 
-func FuzzSemaphoreModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(semaphoreModel))
-}
+func FuzzSemaphoreModel(f *testing.F) { fuzzModel(f, semaphoreModel, true) }
 
 // oneProc runs the test with GOMAXPROCS 1. The model does not need it
 // (synctest.Wait makes every step deterministic), but the cancelRace actions
@@ -880,29 +873,22 @@ func (mm *mutexMachine) cancelRace(rt *rapid.T) {
 // mutexModelCheck is the property shared by TestMutexModel and
 // FuzzMutexModel.
 func mutexModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		mm := newMutexMachine(rt)
-		rt.Cleanup(mm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return mm.calls.cleanup, modelActions{
 			"":           mm.check,
 			"lock":       mm.lock,
 			"tryLock":    mm.tryLock,
 			"unlock":     mm.unlock,
 			"cancel":     mm.cancel,
 			"cancelRace": mm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestMutexModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, mutexModelCheck)
-}
+func TestMutexModel(t *testing.T) { checkModel(t, mutexModelCheck, true) }
 
-func FuzzMutexModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(mutexModelCheck))
-}
+func FuzzMutexModel(f *testing.F) { fuzzModel(f, mutexModelCheck, true) }
 
 // ---------------------------------------------------------------------------
 // RWMutex
@@ -1308,10 +1294,9 @@ func (rm *rwMutexMachine) cancelRace(rt *rapid.T) {
 }
 
 func rwMutexModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		rm := newRWMachine(rt)
-		rt.Cleanup(rm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return rm.calls.cleanup, modelActions{
 			"":           rm.check,
 			"rlock":      func(rt *rapid.T) { rm.lock(rt, false) },
 			"lock":       func(rt *rapid.T) { rm.lock(rt, true) },
@@ -1323,16 +1308,10 @@ func rwMutexModel(rt *rapid.T) {
 			"misuse":     rm.misuse,
 			"cancel":     rm.cancel,
 			"cancelRace": rm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestRWMutexModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, rwMutexModel)
-}
+func TestRWMutexModel(t *testing.T) { checkModel(t, rwMutexModel, true) }
 
-func FuzzRWMutexModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(rwMutexModel))
-}
+func FuzzRWMutexModel(f *testing.F) { fuzzModel(f, rwMutexModel, true) }

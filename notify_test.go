@@ -1384,10 +1384,9 @@ func (nm *notifyMachine) cancelRace(rt *rapid.T) {
 }
 
 func notifyModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		nm := newNotifyMachine()
-		rt.Cleanup(nm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return nm.cleanup, modelActions{
 			"":              nm.check,
 			"newHandle":     nm.newHandle,
 			"enable":        nm.enable,
@@ -1399,16 +1398,10 @@ func notifyModelCheck(rt *rapid.T) {
 			"notifyLast":    nm.notifyLast,
 			"notifyWaiters": nm.notifyWaiters,
 			"cancelRace":    nm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestNotifyModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, notifyModelCheck)
-}
+func TestNotifyModel(t *testing.T) { checkModel(t, notifyModelCheck, true) }
 
-func FuzzNotifyModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(notifyModelCheck))
-}
+func FuzzNotifyModel(f *testing.F) { fuzzModel(f, notifyModelCheck, true) }
