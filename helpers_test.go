@@ -331,3 +331,11 @@ func fuzzModel(f *testing.F, prop func(*rapid.T), oneP bool) {
 	}
 	f.Fuzz(rapid.MakeFuzz(prop))
 }
+
+// wantValue fails unless got, what a test read, is want.
+func wantValue[T comparable](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}

@@ -34,17 +34,13 @@ func notifiedWait(ctx context.Context, w *gate.Notified, what string) *async[str
 // wantQueue fails unless n has k waiters queued.
 func wantQueue(t *testing.T, n *gate.Notify, k int) {
 	t.Helper()
-	if got := gate.NotifyQueueLen(n); got != k {
-		t.Fatalf("%d waiters queued, want %d", got, k)
-	}
+	wantValue(t, "NotifyQueueLen", gate.NotifyQueueLen(n), k)
 }
 
 // wantPermit fails unless n holds the stored permit exactly when want.
 func wantPermit(t *testing.T, n *gate.Notify, want bool) {
 	t.Helper()
-	if got := gate.NotifyHasPermit(n); got != want {
-		t.Fatalf("permit stored: %v, want %v", got, want)
-	}
+	wantValue(t, "NotifyHasPermit", gate.NotifyHasPermit(n), want)
 }
 
 // ctxKinds runs f with a ctx that never ends (a park receives from its
