@@ -1873,13 +1873,7 @@ func (mm *mpscMachine) request(rt *rapid.T) {
 	}
 	pre := drawPrecancelled(rt)
 	id := mm.id()
-	ctx, cancel := context.WithCancel(context.Background())
-	mm.ctxs = append(mm.ctxs, cancel)
-	if pre {
-		cancel()
-	} else {
-		mm.cancels[id] = cancel
-	}
+	ctx := callCtx(&mm.ctxs, mm.cancels, id, pre)
 	c := mpscCall{ch: make(chan mpscCallResult, 1), n: n}
 	mm.pending[id] = c
 	val := -1

@@ -234,12 +234,19 @@ func newModelCalls[T any]() modelCalls[T] {
 // ctx returns a new context for call id: an already cancelled one if
 // precancelled, otherwise one that cancel(id) or take(id) ends.
 func (c *modelCalls[T]) ctx(id int, precancelled bool) context.Context {
+	return callCtx(&c.ctxs, c.cancels, id, precancelled)
+}
+
+// callCtx returns a new context for call id and appends its cancel func to
+// all, for cleanup: an already cancelled one if precancelled, otherwise one
+// whose cancel func open[id] holds until the test takes it.
+func callCtx(all *[]context.CancelFunc, open map[int]context.CancelFunc, id int, precancelled bool) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
-	c.ctxs = append(c.ctxs, cancel)
+	*all = append(*all, cancel)
 	if precancelled {
 		cancel()
 	} else {
-		c.cancels[id] = cancel
+		open[id] = cancel
 	}
 	return ctx
 }

@@ -1286,10 +1286,7 @@ func (nm *notifyMachine) drawCtx(rt *rapid.T, call int) (ctx context.Context, pr
 	case 7:
 		return doneCtx(context.Background()), true
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	nm.ctxs = append(nm.ctxs, cancel)
-	nm.cancels[call] = cancel
-	return ctx, false
+	return callCtx(&nm.ctxs, nm.cancels, call, false), false
 }
 
 func (nm *notifyMachine) waitHandle(rt *rapid.T) {
