@@ -1565,10 +1565,7 @@ func TestMPSCLinearizable(t *testing.T) {
 			t.Run(fmt.Sprintf("cap=%d/run=%d", capacity, run), func(t *testing.T) {
 				tx, rx := gate.MPSC[int](capacity)
 				const senders = 3
-				ops := 20
-				if testing.Short() {
-					ops = 10
-				}
+				ops := shortOr(20, 10)
 				rec := newLinRecorder(senders + 1)
 				var wg sync.WaitGroup
 				for c := range senders {

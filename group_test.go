@@ -638,12 +638,8 @@ func TestGroupModel(t *testing.T) { checkModel(t, groupModelCheck, false) }
 // the first error.
 func TestGroupStress(t *testing.T) {
 	watchdog(t)
-	rounds := 200
-	if testing.Short() {
-		rounds = 20
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	rounds := shortOr(200, 20)
+	seed := logSeed(t)
 	for round := range rounds {
 		r := rand.New(rand.NewPCG(seed, uint64(round)))
 		limit := 1 + r.IntN(4)

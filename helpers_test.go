@@ -346,3 +346,20 @@ func wantValue[T comparable](t testing.TB, what string, got, want T) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// shortOr returns full, or short in -short mode: a stress test's size.
+func shortOr(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
+// logSeed draws the seed of a randomized test and logs it, so that a failure
+// can be replayed.
+func logSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	return seed
+}

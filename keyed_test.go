@@ -345,12 +345,8 @@ func TestKeyedMutexModel(t *testing.T) { checkModel(t, keyedModelCheck, false) }
 func TestKeyedMutexStress(t *testing.T) {
 	watchdog(t)
 	const keys = 4
-	goroutines, iters := 8, 3000
-	if testing.Short() {
-		iters = 300
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	goroutines, iters := 8, shortOr(3000, 300)
+	seed := logSeed(t)
 	var m gate.KeyedMutex[int]
 	var inside [keys]atomic.Int32
 	var counts [keys]int // guarded by the key's lock: the race detector checks the hand-over
@@ -647,12 +643,8 @@ func TestFlightGoexit(t *testing.T) {
 func TestFlightStress(t *testing.T) {
 	watchdog(t)
 	const keys = 3
-	goroutines, iters := 8, 2000
-	if testing.Short() {
-		iters = 200
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	goroutines, iters := 8, shortOr(2000, 200)
+	seed := logSeed(t)
 	var f gate.Flight[int, string]
 	var calls, dos atomic.Int64
 	var wg sync.WaitGroup
