@@ -2126,10 +2126,9 @@ func (m *bcMachine) check(rt *rapid.T) {
 }
 
 func broadcastModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		m := newBCMachine(rt)
-		rt.Cleanup(m.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return m.cleanup, modelActions{
 			"":            m.check,
 			"send":        m.sendAction,
 			"sendWait":    m.sendWaitAction,
@@ -2143,10 +2142,10 @@ func broadcastModel(rt *rapid.T) {
 			"waitClosed":  m.waitClosed,
 			"cancel":      m.cancel,
 			"ready":       m.ready,
-		})
+		}
 	})
 }
 
-func TestBroadcastModel(t *testing.T) { rapid.Check(t, broadcastModel) }
+func TestBroadcastModel(t *testing.T) { checkModel(t, broadcastModel, false) }
 
-func FuzzBroadcastModel(f *testing.F) { f.Fuzz(rapid.MakeFuzz(broadcastModel)) }
+func FuzzBroadcastModel(f *testing.F) { fuzzModel(f, broadcastModel, false) }

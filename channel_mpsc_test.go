@@ -1565,10 +1565,7 @@ func TestMPSCLinearizable(t *testing.T) {
 			t.Run(fmt.Sprintf("cap=%d/run=%d", capacity, run), func(t *testing.T) {
 				tx, rx := gate.MPSC[int](capacity)
 				const senders = 3
-				ops := 20
-				if testing.Short() {
-					ops = 10
-				}
+				ops := shortOr(20, 10)
 				rec := newLinRecorder(senders + 1)
 				var wg sync.WaitGroup
 				for c := range senders {
@@ -1871,13 +1868,7 @@ func (mm *mpscMachine) request(rt *rapid.T) {
 	}
 	pre := drawPrecancelled(rt)
 	id := mm.id()
-	ctx, cancel := context.WithCancel(context.Background())
-	mm.ctxs = append(mm.ctxs, cancel)
-	if pre {
-		cancel()
-	} else {
-		mm.cancels[id] = cancel
-	}
+	ctx := callCtx(&mm.ctxs, mm.cancels, id, pre)
 	c := mpscCall{ch: make(chan mpscCallResult, 1), n: n}
 	mm.pending[id] = c
 	val := -1
@@ -2039,14 +2030,13 @@ func (mm *mpscMachine) closeTx(rt *rapid.T) {
 }
 
 func mpscModelProp(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		capacity := rapid.IntRange(1, 3).Draw(rt, "capacity")
 		tx, rx := gate.MPSC[int](capacity)
 		mm := &mpscMachine{tx: tx, rx: rx, pending: map[int]mpscCall{}, cancels: map[int]context.CancelFunc{},
 			permits: map[int]*gate.MPSCPermit[int]{}, done: map[int]string{},
 			m: mpscModel{cap: capacity, avail: capacity, held: map[int]int{}, done: map[int]string{}}}
-		rt.Cleanup(mm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return mm.cleanup, modelActions{
 			"":              mm.check,
 			"request":       mm.request,
 			"try":           mm.try,
@@ -2056,11 +2046,11 @@ func mpscModelProp(rt *rapid.T) {
 			"cancel":        mm.cancel,
 			"closeRx":       mm.closeRx,
 			"closeTx":       mm.closeTx,
-		})
+		}
 	})
 }
 
-func TestMPSCModel(t *testing.T) { rapid.Check(t, mpscModelProp) }
+func TestMPSCModel(t *testing.T) { checkModel(t, mpscModelProp, false) }
 
 // errCountCtx counts the calls of Err, so that a test knows a call has got
 // past its first ctx check and into its slow path.

@@ -1304,10 +1304,9 @@ func (om *oneshotMachine) cleanup() {
 }
 
 func oneshotModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		om := newOneshotMachine()
-		rt.Cleanup(om.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return om.cleanup, modelActions{
 			"":                 om.check,
 			"send":             om.send,
 			"txClose":          om.txClose,
@@ -1318,17 +1317,13 @@ func oneshotModelCheck(rt *rapid.T) {
 			"ready":            om.ready,
 			"waitClosed":       om.waitClosed,
 			"cancelWaitClosed": om.cancelWaitClosed,
-		})
+		}
 	})
 }
 
 // TestOneshotModel runs random sequences of sends, closes of either side,
 // receives (waiting, trying, through Ready), WaitClosed calls and
 // cancellations against the model.
-func TestOneshotModel(t *testing.T) {
-	rapid.Check(t, oneshotModelCheck)
-}
+func TestOneshotModel(t *testing.T) { checkModel(t, oneshotModelCheck, false) }
 
-func FuzzOneshotModel(f *testing.F) {
-	f.Fuzz(rapid.MakeFuzz(oneshotModelCheck))
-}
+func FuzzOneshotModel(f *testing.F) { fuzzModel(f, oneshotModelCheck, false) }

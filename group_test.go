@@ -597,12 +597,7 @@ func (gm *groupMachine) finish(rt *rapid.T) {
 }
 
 func (gm *groupMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, gm.calls.cancels, "cancel")
-	if !ok {
-		return
-	}
-	gm.calls.cancel(id)
-	gm.m.cancel(id)
+	cancelPicked(rt, &gm.calls, "cancel", func(id int) { gm.m.cancel(id) })
 }
 
 // cleanup ends every function and queued Go, then Waits.
@@ -620,22 +615,19 @@ func (gm *groupMachine) cleanup() {
 }
 
 func groupModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		gm := newGroupMachine(rt)
-		rt.Cleanup(gm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return gm.cleanup, modelActions{
 			"":       gm.check,
 			"go":     gm.goCall,
 			"tryGo":  gm.tryGo,
 			"finish": gm.finish,
 			"cancel": gm.cancel,
-		})
+		}
 	})
 }
 
-func TestGroupModel(t *testing.T) {
-	rapid.Check(t, groupModelCheck)
-}
+func TestGroupModel(t *testing.T) { checkModel(t, groupModelCheck, false) }
 
 // ---------------------------------------------------------------------------
 // Stress
@@ -646,12 +638,8 @@ func TestGroupModel(t *testing.T) {
 // the first error.
 func TestGroupStress(t *testing.T) {
 	watchdog(t)
-	rounds := 200
-	if testing.Short() {
-		rounds = 20
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	rounds := shortOr(200, 20)
+	seed := logSeed(t)
 	for round := range rounds {
 		r := rand.New(rand.NewPCG(seed, uint64(round)))
 		limit := 1 + r.IntN(4)

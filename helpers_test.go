@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // watchdogTimeout bounds every test that runs outside a synctest bubble: a
@@ -232,12 +234,19 @@ func newModelCalls[T any]() modelCalls[T] {
 // ctx returns a new context for call id: an already cancelled one if
 // precancelled, otherwise one that cancel(id) or take(id) ends.
 func (c *modelCalls[T]) ctx(id int, precancelled bool) context.Context {
+	return callCtx(&c.ctxs, c.cancels, id, precancelled)
+}
+
+// callCtx returns a new context for call id and appends its cancel func to
+// all, for cleanup: an already cancelled one if precancelled, otherwise one
+// whose cancel func open[id] holds until the test takes it.
+func callCtx(all *[]context.CancelFunc, open map[int]context.CancelFunc, id int, precancelled bool) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
-	c.ctxs = append(c.ctxs, cancel)
+	*all = append(*all, cancel)
 	if precancelled {
 		cancel()
 	} else {
-		c.cancels[id] = cancel
+		open[id] = cancel
 	}
 	return ctx
 }
@@ -285,4 +294,72 @@ func (c *modelCalls[T]) cleanup() {
 	for _, a := range c.pending {
 		<-a.ch
 	}
+}
+
+// cancelPicked cancels the context of a call drawn from calls.cancels (a
+// queued call, or one that has already returned) and then tells the model,
+// through leave; with no context left to cancel it does nothing.
+func cancelPicked[T any](rt *rapid.T, calls *modelCalls[T], label string, leave func(id int)) {
+	id, ok := pick(rt, calls.cancels, label)
+	if !ok {
+		return
+	}
+	calls.cancel(id)
+	leave(id)
+}
+
+// modelActions is a rapid state machine's actions by name; "" is the check
+// that runs after every action.
+type modelActions = map[string]func(*rapid.T)
+
+// runModel runs a rapid state machine in a synctest bubble: newMachine makes
+// the machine in the bubble and returns its cleanup and its actions.
+func runModel(rt *rapid.T, newMachine func(rt *rapid.T) (cleanup func(), actions modelActions)) {
+	rapid.SyncTest(rt, func(rt *rapid.T) {
+		cleanup, actions := newMachine(rt)
+		rt.Cleanup(cleanup)
+		rt.Repeat(actions)
+	})
+}
+
+// checkModel runs a model's property under rapid.Check; with oneP, at
+// GOMAXPROCS 1 (see oneProc).
+func checkModel(t *testing.T, prop func(*rapid.T), oneP bool) {
+	if oneP {
+		oneProc(t)
+	}
+	rapid.Check(t, prop)
+}
+
+// fuzzModel is checkModel for a fuzz target: the fuzzer's input drives prop.
+func fuzzModel(f *testing.F, prop func(*rapid.T), oneP bool) {
+	if oneP {
+		oneProc(f)
+	}
+	f.Fuzz(rapid.MakeFuzz(prop))
+}
+
+// wantValue fails unless got, what a test read, is want.
+func wantValue[T comparable](t testing.TB, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// shortOr returns full, or short in -short mode: a stress test's size.
+func shortOr(full, short int) int {
+	if testing.Short() {
+		return short
+	}
+	return full
+}
+
+// logSeed draws the seed of a randomized test and logs it, so that a failure
+// can be replayed.
+func logSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	return seed
 }

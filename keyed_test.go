@@ -317,48 +317,36 @@ func (km *keyedMachine) unlock(rt *rapid.T) {
 }
 
 func (km *keyedMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, km.calls.cancels, "cancel")
-	if !ok {
-		return
-	}
-	km.calls.cancel(id)
-	km.model.cancel(id)
+	cancelPicked(rt, &km.calls, "cancel", func(id int) { km.model.cancel(id) })
 }
 
 func keyedModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		km := &keyedMachine{
 			m:     new(gate.KeyedMutex[int]),
 			model: keyedModel{held: map[int]bool{}, queue: map[int][]int{}, done: map[int]string{}, key: map[int]int{}},
 			calls: newModelCalls[struct{}](),
 			done:  map[int]string{},
 		}
-		rt.Cleanup(km.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return km.calls.cleanup, modelActions{
 			"":        km.check,
 			"lock":    km.lock,
 			"tryLock": km.tryLock,
 			"unlock":  km.unlock,
 			"cancel":  km.cancel,
-		})
+		}
 	})
 }
 
-func TestKeyedMutexModel(t *testing.T) {
-	rapid.Check(t, keyedModelCheck)
-}
+func TestKeyedMutexModel(t *testing.T) { checkModel(t, keyedModelCheck, false) }
 
 // TestKeyedMutexStress locks a few keys from many goroutines under random
 // contexts: at most one holder per key, no update lost, and no entry left.
 func TestKeyedMutexStress(t *testing.T) {
 	watchdog(t)
 	const keys = 4
-	goroutines, iters := 8, 3000
-	if testing.Short() {
-		iters = 300
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	goroutines, iters := 8, shortOr(3000, 300)
+	seed := logSeed(t)
 	var m gate.KeyedMutex[int]
 	var inside [keys]atomic.Int32
 	var counts [keys]int // guarded by the key's lock: the race detector checks the hand-over
@@ -655,12 +643,8 @@ func TestFlightGoexit(t *testing.T) {
 func TestFlightStress(t *testing.T) {
 	watchdog(t)
 	const keys = 3
-	goroutines, iters := 8, 2000
-	if testing.Short() {
-		iters = 200
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	goroutines, iters := 8, shortOr(2000, 200)
+	seed := logSeed(t)
 	var f gate.Flight[int, string]
 	var calls, dos atomic.Int64
 	var wg sync.WaitGroup

@@ -260,12 +260,8 @@ var mutexLinModel = porcupine.Model{
 // transit, and a Lock fails with ctx.Err() only if it had to wait.
 func TestMutexLinearizable(t *testing.T) {
 	watchdog(t)
-	clients, iters, rounds := 6, 40, 60
-	if testing.Short() {
-		rounds = 4
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	clients, iters, rounds := 6, 40, shortOr(60, 4)
+	seed := logSeed(t)
 	var all []porcupine.Operation
 	for round := range rounds {
 		var m gate.Mutex[int]
@@ -489,12 +485,8 @@ func TestSemaphoreLinearizable(t *testing.T) {
 
 func testSemaphoreLinearizable(t *testing.T, blocking, closeMidway bool) {
 	const permits = 4
-	clients, iters, rounds := 6, 30, 40
-	if testing.Short() {
-		rounds = 3
-	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	clients, iters, rounds := 6, 30, shortOr(40, 3)
+	seed := logSeed(t)
 	var all []porcupine.Operation
 	for round := range rounds {
 		s := gate.NewSemaphore(permits)

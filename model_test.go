@@ -511,12 +511,7 @@ func (sm *semaphoreMachine) forgetPermits(rt *rapid.T) {
 // cancel cancels the context of a chosen acquire: a queued one, or one that
 // has already returned (which must change nothing).
 func (sm *semaphoreMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, sm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	sm.calls.cancel(id)
-	sm.m.cancel(id)
+	cancelPicked(rt, &sm.calls, "waiter", func(id int) { sm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and, on the test goroutine and
@@ -586,10 +581,9 @@ func (sm *semaphoreMachine) close(rt *rapid.T) {
 // semaphoreModel is the property shared by TestSemaphoreModel and
 // FuzzSemaphoreModel.
 func semaphoreModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		sm := newSemMachine(rt)
-		rt.Cleanup(sm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return sm.calls.cleanup, modelActions{
 			"":              sm.check,
 			"acquire":       sm.acquire,
 			"tryAcquire":    sm.tryAcquire,
@@ -603,19 +597,13 @@ func semaphoreModel(rt *rapid.T) {
 			"cancel":        sm.cancel,
 			"cancelRace":    sm.cancelRace,
 			"close":         sm.close,
-		})
+		}
 	})
 }
 
-func TestSemaphoreModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, semaphoreModel)
-}
+func TestSemaphoreModel(t *testing.T) { checkModel(t, semaphoreModel, true) }
 
-func FuzzSemaphoreModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(semaphoreModel))
-}
+func FuzzSemaphoreModel(f *testing.F) { fuzzModel(f, semaphoreModel, true) }
 
 // oneProc runs the test with GOMAXPROCS 1. The model does not need it
 // (synctest.Wait makes every step deterministic), but the cancelRace actions
@@ -852,12 +840,7 @@ func (mm *mutexMachine) unlock(rt *rapid.T) {
 // cancel cancels the context of a chosen Lock: a queued one, or one that has
 // already returned (which must change nothing).
 func (mm *mutexMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, mm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	mm.calls.cancel(id)
-	mm.m.cancel(id)
+	cancelPicked(rt, &mm.calls, "waiter", func(id int) { mm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and unlocks, in either order,
@@ -890,29 +873,22 @@ func (mm *mutexMachine) cancelRace(rt *rapid.T) {
 // mutexModelCheck is the property shared by TestMutexModel and
 // FuzzMutexModel.
 func mutexModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		mm := newMutexMachine(rt)
-		rt.Cleanup(mm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return mm.calls.cleanup, modelActions{
 			"":           mm.check,
 			"lock":       mm.lock,
 			"tryLock":    mm.tryLock,
 			"unlock":     mm.unlock,
 			"cancel":     mm.cancel,
 			"cancelRace": mm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestMutexModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, mutexModelCheck)
-}
+func TestMutexModel(t *testing.T) { checkModel(t, mutexModelCheck, true) }
 
-func FuzzMutexModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(mutexModelCheck))
-}
+func FuzzMutexModel(f *testing.F) { fuzzModel(f, mutexModelCheck, true) }
 
 // ---------------------------------------------------------------------------
 // RWMutex
@@ -1263,12 +1239,7 @@ func (rm *rwMutexMachine) misuse(rt *rapid.T) {
 }
 
 func (rm *rwMutexMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, rm.calls.cancels, "waiter")
-	if !ok {
-		return
-	}
-	rm.calls.cancel(id)
-	rm.m.cancel(id)
+	cancelPicked(rt, &rm.calls, "waiter", func(id int) { rm.m.cancel(id) })
 }
 
 // cancelRace cancels a queued waiter's ctx and, on the test goroutine and
@@ -1323,10 +1294,9 @@ func (rm *rwMutexMachine) cancelRace(rt *rapid.T) {
 }
 
 func rwMutexModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		rm := newRWMachine(rt)
-		rt.Cleanup(rm.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return rm.calls.cleanup, modelActions{
 			"":           rm.check,
 			"rlock":      func(rt *rapid.T) { rm.lock(rt, false) },
 			"lock":       func(rt *rapid.T) { rm.lock(rt, true) },
@@ -1338,16 +1308,10 @@ func rwMutexModel(rt *rapid.T) {
 			"misuse":     rm.misuse,
 			"cancel":     rm.cancel,
 			"cancelRace": rm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestRWMutexModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, rwMutexModel)
-}
+func TestRWMutexModel(t *testing.T) { checkModel(t, rwMutexModel, true) }
 
-func FuzzRWMutexModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(rwMutexModel))
-}
+func FuzzRWMutexModel(f *testing.F) { fuzzModel(f, rwMutexModel, true) }

@@ -34,17 +34,13 @@ func notifiedWait(ctx context.Context, w *gate.Notified, what string) *async[str
 // wantQueue fails unless n has k waiters queued.
 func wantQueue(t *testing.T, n *gate.Notify, k int) {
 	t.Helper()
-	if got := gate.NotifyQueueLen(n); got != k {
-		t.Fatalf("%d waiters queued, want %d", got, k)
-	}
+	wantValue(t, "NotifyQueueLen", gate.NotifyQueueLen(n), k)
 }
 
 // wantPermit fails unless n holds the stored permit exactly when want.
 func wantPermit(t *testing.T, n *gate.Notify, want bool) {
 	t.Helper()
-	if got := gate.NotifyHasPermit(n); got != want {
-		t.Fatalf("permit stored: %v, want %v", got, want)
-	}
+	wantValue(t, "NotifyHasPermit", gate.NotifyHasPermit(n), want)
 }
 
 // ctxKinds runs f with a ctx that never ends (a park receives from its
@@ -1290,10 +1286,7 @@ func (nm *notifyMachine) drawCtx(rt *rapid.T, call int) (ctx context.Context, pr
 	case 7:
 		return doneCtx(context.Background()), true
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	nm.ctxs = append(nm.ctxs, cancel)
-	nm.cancels[call] = cancel
-	return ctx, false
+	return callCtx(&nm.ctxs, nm.cancels, call, false), false
 }
 
 func (nm *notifyMachine) waitHandle(rt *rapid.T) {
@@ -1384,10 +1377,9 @@ func (nm *notifyMachine) cancelRace(rt *rapid.T) {
 }
 
 func notifyModelCheck(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		nm := newNotifyMachine()
-		rt.Cleanup(nm.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return nm.cleanup, modelActions{
 			"":              nm.check,
 			"newHandle":     nm.newHandle,
 			"enable":        nm.enable,
@@ -1399,16 +1391,10 @@ func notifyModelCheck(rt *rapid.T) {
 			"notifyLast":    nm.notifyLast,
 			"notifyWaiters": nm.notifyWaiters,
 			"cancelRace":    nm.cancelRace,
-		})
+		}
 	})
 }
 
-func TestNotifyModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, notifyModelCheck)
-}
+func TestNotifyModel(t *testing.T) { checkModel(t, notifyModelCheck, true) }
 
-func FuzzNotifyModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(notifyModelCheck))
-}
+func FuzzNotifyModel(f *testing.F) { fuzzModel(f, notifyModelCheck, true) }

@@ -1459,12 +1459,7 @@ func (om *onceCellMachine) finish(rt *rapid.T, raceCancel bool) {
 // cancel ends the ctx of a pending call: a waiter leaves, a running
 // initializer gives up.
 func (om *onceCellMachine) cancel(rt *rapid.T) {
-	id, ok := pick(rt, om.calls.cancels, "call")
-	if !ok {
-		return
-	}
-	om.calls.cancel(id)
-	om.m.leave(id)
+	cancelPicked(rt, &om.calls, "call", func(id int) { om.m.leave(id) })
 }
 
 func (om *onceCellMachine) set(rt *rapid.T) {
@@ -1496,7 +1491,7 @@ func (om *onceCellMachine) take(rt *rapid.T) {
 }
 
 func onceCellModel(rt *rapid.T) {
-	rapid.SyncTest(rt, func(rt *rapid.T) {
+	runModel(rt, func(rt *rapid.T) (func(), modelActions) {
 		om := &onceCellMachine{
 			c:     new(gate.OnceCell[int]),
 			fns:   map[int]*onceFn{},
@@ -1509,8 +1504,7 @@ func onceCellModel(rt *rapid.T) {
 				done:    map[int]string{},
 			},
 		}
-		rt.Cleanup(om.calls.cleanup)
-		rt.Repeat(map[string]func(*rapid.T){
+		return om.calls.cleanup, modelActions{
 			"":           om.check,
 			"start":      om.start,
 			"finish":     func(rt *rapid.T) { om.finish(rt, false) },
@@ -1518,16 +1512,10 @@ func onceCellModel(rt *rapid.T) {
 			"cancel":     om.cancel,
 			"set":        om.set,
 			"take":       om.take,
-		})
+		}
 	})
 }
 
-func TestOnceCellModel(t *testing.T) {
-	oneProc(t)
-	rapid.Check(t, onceCellModel)
-}
+func TestOnceCellModel(t *testing.T) { checkModel(t, onceCellModel, true) }
 
-func FuzzOnceCellModel(f *testing.F) {
-	oneProc(f)
-	f.Fuzz(rapid.MakeFuzz(onceCellModel))
-}
+func FuzzOnceCellModel(f *testing.F) { fuzzModel(f, onceCellModel, true) }

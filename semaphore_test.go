@@ -56,23 +56,17 @@ func startWaiter(t *testing.T, ctx context.Context, s *gate.Semaphore, n int) *a
 
 func wantAvailable(t *testing.T, s *gate.Semaphore, want int) {
 	t.Helper()
-	if got := s.Available(); got != want {
-		t.Fatalf("Available() = %d, want %d", got, want)
-	}
+	wantValue(t, "Available()", s.Available(), want)
 }
 
 func wantWaiters(t *testing.T, s *gate.Semaphore, want int) {
 	t.Helper()
-	if got := gate.SemaphoreWaiters(s); got != want {
-		t.Fatalf("SemaphoreWaiters = %d, want %d", got, want)
-	}
+	wantValue(t, "SemaphoreWaiters", gate.SemaphoreWaiters(s), want)
 }
 
 func wantHeadGrant(t *testing.T, s *gate.Semaphore, want int) {
 	t.Helper()
-	if got := gate.SemaphoreHeadGrant(s); got != want {
-		t.Fatalf("SemaphoreHeadGrant = %d, want %d", got, want)
-	}
+	wantValue(t, "SemaphoreHeadGrant", gate.SemaphoreHeadGrant(s), want)
 }
 
 func mustTry(t *testing.T, s *gate.Semaphore, n int) *gate.Permit {

@@ -131,8 +131,7 @@ func recvOne[T any](t *testing.T, r *rand.Rand, ctx context.Context, rx receiver
 // failure.
 func channelStorm(t *testing.T, workers, rounds int, round func(r *rand.Rand, st *storm)) {
 	watchdog(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	st := newStorm(2)
 	var wg sync.WaitGroup
 	for w := range workers {

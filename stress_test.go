@@ -147,8 +147,7 @@ func TestSemaphoreStressCancelStorm(t *testing.T) {
 func semaphoreStorm(t *testing.T, closeMidway bool) {
 	const permits = 8
 	goroutines, iters := 24, stormScale(3000)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	s := gate.NewSemaphore(permits)
 	var held atomic.Int64     // permits certainly held (or forgotten from the count) now
@@ -391,8 +390,7 @@ var errAddPanicked = errors.New("AddPermits panicked")
 func TestMutexStressCancelStorm(t *testing.T) {
 	watchdog(t)
 	goroutines, iters := 16, stormScale(7500)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var m gate.Mutex[int]
 	var inside atomic.Int32 // holders now
@@ -491,8 +489,7 @@ func TestRWMutexStressCancelStorm(t *testing.T) {
 func rwMutexStorm(t *testing.T, rw *gate.RWMutex[int]) {
 	goroutines, iters := 16, stormScale(3000)
 	maxReaders := int32(gate.RWMutexMaxReaders(rw))
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var readers, writers atomic.Int32 // holders now
 	var writes, reads, downgrades, failed atomic.Int64
@@ -755,8 +752,7 @@ func bargeWaiter(t *testing.T, wg *sync.WaitGroup, sub bargeSubject, seed uint64
 // Try call can take them before the queue gets them fails this.
 func noBarging(t *testing.T, rounds int, sub bargeSubject) {
 	watchdog(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	var epoch atomic.Int64
 	var done atomic.Bool
 	var served, tried, barged atomic.Int64 // epochs, Try calls after seeing the waiter queued, wrong successes
@@ -812,8 +808,7 @@ func noBarging(t *testing.T, rounds int, sub bargeSubject) {
 // -short mode the epochs can all pass before the others get going).
 func noBargingBlocking(t *testing.T, rounds int, sub bargeSubject) {
 	watchdog(t)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	var epoch, entered, exited atomic.Int64
 	var done atomic.Bool
 	var served, checked, barged atomic.Int64 // epochs, successes that followed a queued waiter, wrong ones
@@ -908,8 +903,7 @@ func TestRWMutexStressNoBarging(t *testing.T) { noBarging(t, stormScale(40000), 
 func TestOneshotStressNothingLost(t *testing.T) {
 	watchdog(t)
 	workers, rounds := 8, stormScale(2500)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	st := newStorm(2)
 	var delivered, refused, waitNil atomic.Int64
 	var wg sync.WaitGroup
@@ -1100,8 +1094,7 @@ func watchStorm(t *testing.T, replace bool) {
 	if replace {
 		senders = 1 // the version is its own count of sends
 	}
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	st := newStorm(2)
 
 	tx0, keeper := gate.Watch(watchStressValue{})
@@ -1287,8 +1280,7 @@ func watchStorm(t *testing.T, replace bool) {
 func TestOnceCellStressInitStorm(t *testing.T) {
 	watchdog(t)
 	goroutines, rounds := 8, stormScale(1500)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var c gate.OnceCell[int]
 	st := newStorm(2)
@@ -1437,8 +1429,7 @@ func TestOnceCellStressInitStorm(t *testing.T) {
 func TestOnceCellStressTakeStorm(t *testing.T) {
 	watchdog(t)
 	goroutines, iters := 8, stormScale(4000)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var c gate.OnceCell[int]
 	var running atomic.Int32
@@ -1566,8 +1557,7 @@ func TestOnceCellStressTakeStorm(t *testing.T) {
 // Done returned, before or after the Set, is closed.
 func TestSetOnceStressSetRace(t *testing.T) {
 	goroutines, rounds := 8, stormScale(2000)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 	watchdog(t)
 	st := newStorm(2)
 	defer st.stop()
@@ -1987,8 +1977,7 @@ func TestNotifyStressNoLostWakeup(t *testing.T) {
 	const producers, consumers = 3, 6
 	items := stormScale(20000)
 	total := int64(producers * items)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var n gate.Notify
 	var work, taken atomic.Int64
@@ -2095,8 +2084,7 @@ func TestNotifyStressNotifyWaiters(t *testing.T) {
 	watchdog(t)
 	const waiters = 8
 	rounds := stormScale(2000)
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	var n gate.Notify
 	arrived := make([]atomic.Int64, rounds)
@@ -2176,8 +2164,7 @@ func TestBarrierStressCancel(t *testing.T) {
 	watchdog(t)
 	const parties, goroutines = 4, 7
 	target := int64(stormScale(4000))
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := logSeed(t)
 
 	b := gate.NewBarrier(parties)
 	root, stopAll := context.WithCancel(context.Background())
